@@ -1,0 +1,77 @@
+// Validation at the TypeScript boundary: each error names the argument, what was expected and
+// what was given. The native core checks everything again.
+import { Tensor, type DType } from '../tensor.js';
+
+export function expectTensor(t: unknown, name: string): Tensor {
+  if (!(t instanceof Tensor)) throw new TypeError(`${name} must be a Tensor, got ${describe(t)}`);
+  if (t.disposed) throw new TypeError(`${name}: tensor was disposed`);
+  return t;
+}
+
+export function optionalTensor(t: unknown, name: string): Tensor | undefined {
+  return t === undefined || t === null ? undefined : expectTensor(t, name);
+}
+
+/** `expected` entries: a number (exact), null (any). */
+export function expectShape(t: Tensor, name: string, expected: readonly (number | null)[]): void {
+  const ok = t.shape.length === expected.length && expected.every((e, i) => e === null || e === t.shape[i]);
+  if (!ok) {
+    const want = expected.map((e) => (e === null ? '*' : String(e))).join(', ');
+    throw new RangeError(`${name}: expected shape [${want}], got [${t.shape.join(', ')}]`);
+  }
+}
+
+export function expectRank(t: Tensor, name: string, rank: number, what = ''): void {
+  if (t.shape.length !== rank) {
+    throw new RangeError(`${name}: expected ${rank} dimensions${what ? ` (${what})` : ''}, got [${t.shape.join(', ')}]`);
+  }
+}
+
+export function expectSameShape(a: Tensor, an: string, b: Tensor, bn: string): void {
+  if (a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) {
+    throw new RangeError(`${bn}: expected the shape of ${an} [${a.shape.join(', ')}], got [${b.shape.join(', ')}]`);
+  }
+}
+
+export function expectDtype(t: Tensor, name: string, ...dtypes: DType[]): void {
+  if (!dtypes.includes(t.dtype)) {
+    throw new TypeError(`${name}: expected dtype ${dtypes.join(' or ')}, got ${t.dtype}`);
+  }
+}
+
+export function expectSameDevice(a: Tensor, an: string, b: Tensor, bn: string): void {
+  if (a.device !== b.device) throw new TypeError(`${bn} is on ${b.device} but ${an} is on ${a.device}`);
+}
+
+/** A grouped per-row parameter: [G, C] (or [G, 1, C]) whose G divides the rows of x. */
+export function expectGrouped(g: Tensor, name: string, x: Tensor): void {
+  const c = x.shape[x.shape.length - 1]!;
+  const rows = x.numel / Math.max(c, 1);
+  const gc = g.shape[g.shape.length - 1];
+  const groups = g.numel / Math.max(gc ?? 1, 1);
+  if (gc !== c || groups === 0 || rows % groups !== 0) {
+    throw new RangeError(
+      `${name}: expected [G, ${c}] with G dividing the ${rows} rows of x [${x.shape.join(', ')}], got [${g.shape.join(', ')}]`,
+    );
+  }
+  expectSameDevice(x, 'x', g, name);
+}
+
+export function expectNumber(v: unknown, name: string, fallback?: number): number {
+  if (v === undefined && fallback !== undefined) return fallback;
+  if (typeof v !== 'number' || Number.isNaN(v)) throw new TypeError(`${name} must be a number, got ${describe(v)}`);
+  return v;
+}
+
+export function expectInteger(v: unknown, name: string, fallback?: number): number {
+  const n = expectNumber(v, name, fallback);
+  if (!Number.isInteger(n)) throw new TypeError(`${name} must be an integer, got ${n}`);
+  return n;
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'object') return (v as object).constructor?.name ?? 'an object';
+  return `${typeof v} ${String(v)}`;
+}

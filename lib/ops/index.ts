@@ -1,0 +1,43 @@
+// The op surface: synchronous ops, and the same ops returning Promises under `ops.async`.
+import { attention } from './attention.js';
+import { gemm } from './gemm.js';
+import { patchify, unpatchify } from './layout.js';
+import { motionScore, residualDistance } from './metrics.js';
+import { activate, add, axpby, layerNorm, modulate, mul, rmsNorm, rope, softmax } from './rowwise.js';
+
+const pairs = {
+  gemm,
+  attention,
+  layerNorm,
+  rmsNorm,
+  modulate,
+  activate,
+  add,
+  axpby,
+  mul,
+  softmax,
+  rope,
+  patchify,
+  unpatchify,
+  residualDistance,
+  motionScore,
+};
+
+type Pairs = typeof pairs;
+type SyncOps = { [K in keyof Pairs]: Pairs[K]['sync'] };
+type AsyncOps = { [K in keyof Pairs]: Pairs[K]['async'] };
+
+function pick<F extends 'sync' | 'async'>(form: F) {
+  return Object.fromEntries(Object.entries(pairs).map(([name, pair]) => [name, pair[form]]));
+}
+
+export const ops: SyncOps & { async: AsyncOps } = Object.freeze({
+  ...(pick('sync') as SyncOps),
+  async: Object.freeze(pick('async') as AsyncOps),
+});
+
+export type { Activation, GemmOptions } from './gemm.js';
+export type { AttentionOptions } from './attention.js';
+export type { NormOptions } from './rowwise.js';
+export type { DistanceResult } from './metrics.js';
+export { patchGrid, type Patch } from './layout.js';

@@ -1,0 +1,58 @@
+// Residual metrics for caching policies.
+import { binding } from '../native/loader.js';
+import type { Tensor } from '../tensor.js';
+import { expectInteger, expectRank, expectSameShape, expectTensor } from './check.js';
+import { defineOp } from './define.js';
+
+export interface DistanceResult {
+  /** num / den (0 when den is 0). */
+  distance: number;
+  /** ‖cache − fresh‖ */
+  num: number;
+  /** ‖cache‖ */
+  den: number;
+}
+
+/**
+ * Relative change ‖cache − fresh‖ₚ / ‖cache‖ₚ in one pass; with `update`, cache ← fresh in the same
+ * pass (the AdaCache slot refresh).
+ */
+export const residualDistance = defineOp(
+  (cache: Tensor, fresh: Tensor, options: { norm?: 'l1' | 'l2'; update?: boolean } = {}) => {
+    expectTensor(cache, 'cache');
+    expectTensor(fresh, 'fresh');
+    expectSameShape(cache, 'cache', fresh, 'fresh');
+    const norm = options.norm ?? 'l1';
+    if (norm !== 'l1' && norm !== 'l2') throw new TypeError(`norm must be 'l1' or 'l2', got ${String(norm)}`);
+    return {
+      run: (async: boolean) =>
+        binding().residualDistance(cache.native, fresh.native, norm === 'l1' ? 1 : 2, options.update === true, async as never),
+      done: (v: unknown): DistanceResult => {
+        const { num, den } = v as { num: number; den: number };
+        return { distance: den > 0 ? num / den : 0, num, den };
+      },
+    };
+  },
+);
+
+/**
+ * Motion score of r [B, T·S, C] for each frame stride s: Σ|r[f+s] − r[f]| / (Σ|r[f+s]| + Σ|r[f]|).
+ */
+export const motionScore = defineOp((r: Tensor, frames: number, strides: readonly number[]) => {
+  expectTensor(r, 'r');
+  expectRank(r, 'r', 3, '[B, T·S, C]');
+  const T = expectInteger(frames, 'frames');
+  if (T < 1 || r.shape[1]! % T !== 0) throw new RangeError(`frames: ${T} does not divide the ${r.shape[1]} tokens of r`);
+  if (!Array.isArray(strides) || strides.length === 0) throw new TypeError('strides must be a non-empty array');
+  for (const [i, s] of strides.entries()) {
+    const v = expectInteger(s, `strides[${i}]`);
+    if (v < 1 || v >= T) throw new RangeError(`strides[${i}] must be in [1, ${T}), got ${v}`);
+  }
+  return {
+    run: (async: boolean) => binding().motionScore(r.native, T, [...strides], async as never),
+    done: (v: unknown): number[] => {
+      const { num, den } = v as { num: number[]; den: number[] };
+      return num.map((n, i) => (den[i]! > 0 ? n / den[i]! : 0));
+    },
+  };
+});

@@ -1,0 +1,241 @@
+// Tensor: a JavaScript handle on native memory (host or CUDA device).
+import type { NativeArray, NativeTensor } from './native/binding.js';
+import { binding } from './native/loader.js';
+
+export type DType = 'f32' | 'f16' | 'bf16' | 'i32' | 'i64' | 'u8';
+export type Device = 'cpu' | 'cuda';
+
+export const DTYPES: readonly DType[] = ['f32', 'f16', 'bf16', 'i32', 'i64', 'u8'];
+const DTYPE_CODE: Record<DType, number> = { f32: 0, f16: 1, bf16: 2, i32: 3, i64: 4, u8: 5 };
+const DEVICE_CODE: Record<Device, number> = { cpu: 0, cuda: 1 };
+
+export function dtypeCode(d: DType): number {
+  return DTYPE_CODE[d];
+}
+
+export function deviceCode(d: Device): number {
+  return DEVICE_CODE[d];
+}
+
+export type TensorData =
+  | Float32Array
+  | Float64Array
+  | Int32Array
+  | BigInt64Array
+  | Uint8Array
+  | Uint16Array
+  | ArrayLike<number>;
+
+export interface TensorOptions {
+  /** Element type; inferred from the typed array when omitted (Uint16Array needs 'bf16' or 'f16'). */
+  dtype?: DType;
+  device?: Device;
+  /** Copy the data instead of sharing the typed array's memory (default false: zero-copy on the CPU where possible). */
+  copy?: boolean;
+}
+
+const disposeSymbol: symbol = (Symbol as { dispose?: symbol }).dispose ?? Symbol.for('nodejs.dispose');
+
+export class Tensor {
+  /** The addon's handle; lib/ internals pass it to native ops. */
+  readonly native: NativeTensor;
+  #shape: readonly number[];
+
+  /** @internal Use tensor(), empty() or zeros(). */
+  constructor(native: NativeTensor) {
+    this.native = native;
+    this.#shape = Object.freeze(native.shape);
+  }
+
+  get shape(): readonly number[] {
+    return this.#shape;
+  }
+  get strides(): number[] {
+    return this.live().strides;
+  }
+  get dtype(): DType {
+    return DTYPES[this.live().dtype]!;
+  }
+  get device(): Device {
+    return this.live().device === 1 ? 'cuda' : 'cpu';
+  }
+  get numel(): number {
+    return this.#shape.reduce((a, b) => a * b, 1);
+  }
+  get disposed(): boolean {
+    return this.native.disposed;
+  }
+
+  /** The elements in row-major order as float32, copied to the host. */
+  toFloat32Array(): Float32Array {
+    return this.live().read();
+  }
+
+  /** Releases the native memory now (finalizers do it otherwise). Idempotent. */
+  dispose(): void {
+    this.native.dispose();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  /** A view sharing this tensor's memory: `offset` elements in, with the given shape and strides. */
+  view(shape: readonly number[], options: { offset?: number; strides?: readonly number[] } = {}): Tensor {
+    checkShape(shape, 'shape');
+    return new Tensor(this.live().view(options.offset ?? 0, [...shape], options.strides ? [...options.strides] : undefined));
+  }
+
+  /** A view with another shape of the same number of elements (contiguous tensors only). */
+  reshape(shape: readonly number[]): Tensor {
+    checkShape(shape, 'shape');
+    const n = shape.reduce((a, b) => a * b, 1);
+    if (n !== this.numel) {
+      throw new RangeError(`reshape: cannot view [${this.shape}] (${this.numel} elements) as [${shape}] (${n})`);
+    }
+    if (!isContiguous(this.#shape, this.strides)) throw new RangeError('reshape: tensor is not contiguous');
+    return this.view(shape);
+  }
+
+  /** A copy on `device` with `dtype` (defaults: this tensor's). */
+  to(device: Device, dtype: DType = this.dtype): Tensor {
+    const out = empty(this.#shape, { device, dtype });
+    binding().copy(out.native, this.live());
+    return out;
+  }
+
+  clone(): Tensor {
+    return this.to(this.device, this.dtype);
+  }
+
+  /** Overwrites the elements from a typed array of the same length (row-major). */
+  write(data: TensorData): void {
+    const { array, dtype } = nativeArray(data, this.dtype === 'f16' || this.dtype === 'bf16' ? this.dtype : undefined);
+    if (array.length !== this.numel) {
+      throw new RangeError(`write: expected ${this.numel} elements for [${this.shape}], got ${array.length}`);
+    }
+    this.live().write(array, DTYPE_CODE[dtype]);
+  }
+
+  /** Bytes of the storage behind this tensor (shared by its views). */
+  get storageBytes(): number {
+    return this.live().storageBytes;
+  }
+
+  toString(): string {
+    return this.disposed ? 'Tensor(disposed)' : `Tensor(${this.dtype}, [${this.shape}], ${this.device})`;
+  }
+
+  private live(): NativeTensor {
+    if (this.native.disposed) throw new TypeError('tensor was disposed');
+    return this.native;
+  }
+}
+
+// Node 20 has no Symbol.dispose of its own; the well-known fallback keeps `using` working there.
+if (disposeSymbol !== Symbol.dispose) {
+  Object.defineProperty(Tensor.prototype, disposeSymbol, { value: Tensor.prototype.dispose });
+}
+
+function isContiguous(shape: readonly number[], strides: readonly number[]): boolean {
+  let expect = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    if (shape[i] !== 1 && strides[i] !== expect) return false;
+    expect *= shape[i]!;
+  }
+  return true;
+}
+
+export function checkShape(shape: unknown, name: string): asserts shape is readonly number[] {
+  if (!Array.isArray(shape)) throw new TypeError(`${name} must be an array of dimensions, got ${typeof shape}`);
+  if (shape.length > 8) throw new RangeError(`${name} has ${shape.length} dimensions; at most 8 are supported`);
+  for (const [i, d] of shape.entries()) {
+    if (typeof d !== 'number' || !Number.isInteger(d)) {
+      throw new TypeError(`${name}[${i}] must be an integer, got ${String(d)}`);
+    }
+    if (d < 0) throw new RangeError(`${name}[${i}] must be >= 0, got ${d}`);
+    if (d > 2 ** 40) throw new RangeError(`${name}[${i}] = ${d} is too large`);
+  }
+}
+
+function checkDtype(dtype: unknown): asserts dtype is DType {
+  if (typeof dtype !== 'string' || !(DTYPES as readonly string[]).includes(dtype)) {
+    throw new TypeError(`dtype must be one of ${DTYPES.join(', ')}, got ${String(dtype)}`);
+  }
+}
+
+function checkDevice(device: unknown): asserts device is Device {
+  if (device !== 'cpu' && device !== 'cuda') throw new TypeError(`device must be 'cpu' or 'cuda', got ${String(device)}`);
+  if (device === 'cuda') {
+    const reason = binding().deviceAvailable(1);
+    if (reason) throw new Error(`device 'cuda' is not available: ${reason}`);
+  }
+}
+
+// The typed array the addon takes for `data`, converting number arrays and Float64Array to float32.
+function nativeArray(data: TensorData, wanted?: DType): { array: NativeArray; dtype: DType } {
+  if (data instanceof Float32Array) return { array: data, dtype: 'f32' };
+  if (data instanceof Int32Array) return { array: data, dtype: 'i32' };
+  if (data instanceof BigInt64Array) return { array: data, dtype: 'i64' };
+  if (data instanceof Uint8Array) return { array: data, dtype: 'u8' };
+  if (data instanceof Uint16Array) {
+    if (wanted !== 'bf16' && wanted !== 'f16') {
+      throw new TypeError("a Uint16Array holds raw 16-bit floats: pass dtype 'bf16' or 'f16'");
+    }
+    return { array: data, dtype: wanted };
+  }
+  if (data instanceof Float64Array || Array.isArray(data) || (typeof data === 'object' && data !== null && 'length' in data)) {
+    return { array: Float32Array.from(data as ArrayLike<number>), dtype: 'f32' };
+  }
+  throw new TypeError('data must be a typed array or an array of numbers');
+}
+
+/** A tensor over `data` (row-major) with `shape`. On the CPU it shares the typed array's memory unless `copy` is set. */
+export function tensor(data: TensorData, shape: readonly number[], options: TensorOptions = {}): Tensor {
+  checkShape(shape, 'shape');
+  const device = options.device ?? 'cpu';
+  checkDevice(device);
+  if (options.dtype !== undefined) checkDtype(options.dtype);
+  const { array, dtype: dataDtype } = nativeArray(data, options.dtype);
+  const n = shape.reduce((a, b) => a * b, 1);
+  if (array.length !== n) {
+    throw new RangeError(`data has ${array.length} elements but shape [${shape}] needs ${n}`);
+  }
+  const dtype = options.dtype ?? dataDtype;
+  if (dtype !== dataDtype) {
+    // Convert through a host tensor of the data's own dtype.
+    const host = new Tensor(binding().fromTypedArray(array, DTYPE_CODE[dataDtype], [...shape], false));
+    const out = host.to(device, dtype);
+    host.dispose();
+    return out;
+  }
+  const copy = options.copy === true || array !== data;
+  const host = new Tensor(binding().fromTypedArray(array, DTYPE_CODE[dtype], [...shape], copy));
+  if (device === 'cpu') return host;
+  const out = host.to(device, dtype);
+  host.dispose();
+  return out;
+}
+
+export function empty(shape: readonly number[], options: { dtype?: DType; device?: Device } = {}): Tensor {
+  checkShape(shape, 'shape');
+  const dtype = options.dtype ?? 'f32';
+  const device = options.device ?? 'cpu';
+  checkDtype(dtype);
+  checkDevice(device);
+  return new Tensor(binding().empty(DTYPE_CODE[dtype], DEVICE_CODE[device], [...shape]));
+}
+
+export function zeros(shape: readonly number[], options: { dtype?: DType; device?: Device } = {}): Tensor {
+  checkShape(shape, 'shape');
+  const dtype = options.dtype ?? 'f32';
+  const device = options.device ?? 'cpu';
+  checkDtype(dtype);
+  checkDevice(device);
+  return new Tensor(binding().zeros(DTYPE_CODE[dtype], DEVICE_CODE[device], [...shape]));
+}
+
+/** Re-creates a tensor in this thread from a handle exported by another (see Tensor.exportHandle). */
+export function adoptTensor(handle: bigint): Tensor {
+  return new Tensor(binding().adoptHandle(handle));
+}

@@ -1,0 +1,294 @@
+/*
+ * ditcache — C ABI.
+ *
+ * Everything the Node binding does goes through this header; other runtimes link libditcache and
+ * use the same entry points. Conventions:
+ *   - every function returns a dc_status; on failure dc_last_error() holds a message for the
+ *     calling thread (valid until that thread's next failing call);
+ *   - tensors are opaque, reference counted handles; shapes and strides are in elements;
+ *   - ops write into caller-provided output tensors, which may alias inputs only where stated;
+ *   - no C++ types or exceptions cross this boundary, and no call aborts the process.
+ */
+#ifndef DITCACHE_H
+#define DITCACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(_WIN32)
+#  if defined(DITCACHE_BUILDING)
+#    define DC_API __declspec(dllexport)
+#  else
+#    define DC_API __declspec(dllimport)
+#  endif
+#else
+#  define DC_API __attribute__((visibility("default")))
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DC_VERSION_MAJOR 0
+#define DC_VERSION_MINOR 1
+#define DC_VERSION_PATCH 0
+#define DC_MAX_DIMS 8
+
+/* ---------------------------------------------------------------- status */
+
+typedef enum dc_status {
+  DC_OK = 0,
+  DC_ERR_INVALID_ARGUMENT = 1, /* null or released handle, bad option value */
+  DC_ERR_DTYPE = 2,            /* unsupported or mismatched dtype */
+  DC_ERR_SHAPE = 3,            /* mismatched or invalid shape / strides */
+  DC_ERR_RANGE = 4,            /* size overflow, index out of range */
+  DC_ERR_OUT_OF_MEMORY = 5,
+  DC_ERR_UNAVAILABLE = 6,      /* backend or ISA not compiled in or not present */
+  DC_ERR_DEVICE = 7,           /* tensors on different devices, or a device runtime failure */
+  DC_ERR_INTERNAL = 8
+} dc_status;
+
+DC_API const char* dc_last_error(void);
+DC_API const char* dc_status_name(dc_status status);
+DC_API void dc_version(int* major, int* minor, int* patch);
+DC_API const char* dc_version_string(void);
+/* Compile-time configuration: "cpu", "cpu+cuda", plus the compiled ISA paths. */
+DC_API const char* dc_build_info(void);
+
+/* ---------------------------------------------------------------- dtypes, devices, backends */
+
+typedef enum dc_dtype {
+  DC_F32 = 0,
+  DC_F16 = 1,
+  DC_BF16 = 2,
+  DC_I32 = 3,
+  DC_I64 = 4,
+  DC_U8 = 5 /* also used for boolean masks: non-zero = true */
+} dc_dtype;
+
+typedef enum dc_device { DC_DEVICE_CPU = 0, DC_DEVICE_CUDA = 1 } dc_device;
+
+DC_API size_t dc_dtype_size(dc_dtype dtype); /* 0 for an unknown dtype */
+DC_API const char* dc_dtype_name(dc_dtype dtype);
+
+typedef struct dc_backend_info {
+  dc_device device;
+  int index;
+  char name[128];
+  uint64_t memory_bytes; /* total device memory; host RAM for the CPU */
+  int compute_capability; /* CUDA: major*10+minor; CPU: 0 */
+} dc_backend_info;
+
+/* Number of usable backends (CPU always first). */
+DC_API dc_status dc_backend_count(int* count);
+DC_API dc_status dc_backend_get(int i, dc_backend_info* info);
+/* DC_OK when the device kind can run ops now; DC_ERR_UNAVAILABLE with the reason otherwise. */
+DC_API dc_status dc_device_available(dc_device device);
+
+/* ---------------------------------------------------------------- CPU execution */
+
+typedef enum dc_isa { DC_ISA_PORTABLE = 0, DC_ISA_AVX2 = 1, DC_ISA_AVX512 = 2 } dc_isa;
+
+/* Best ISA this CPU supports among those compiled in. */
+DC_API dc_isa dc_cpu_isa_detected(void);
+/* ISA in use (detected, or DITCACHE_ISA=avx512|avx2|portable at load, or dc_cpu_set_isa). */
+DC_API dc_isa dc_cpu_isa(void);
+DC_API dc_status dc_cpu_set_isa(dc_isa isa);
+DC_API const char* dc_isa_name(dc_isa isa);
+/* Whether the bf16 dot-product instructions (vdpbf16ps) are available to the ISA in use. */
+DC_API int dc_cpu_has_bf16(void);
+/* Library-owned thread pool; default: hardware threads (or DITCACHE_THREADS). */
+DC_API dc_status dc_set_num_threads(int n);
+DC_API int dc_get_num_threads(void);
+
+/* ---------------------------------------------------------------- memory */
+
+typedef struct dc_memory_stats {
+  uint64_t bytes_in_use;    /* handed out and not yet returned */
+  uint64_t bytes_cached;    /* held in free buckets for reuse */
+  uint64_t peak_bytes_in_use;
+  uint64_t allocations;     /* requests served */
+  uint64_t cache_hits;      /* requests served from a free bucket */
+  uint64_t system_allocations; /* requests that reached the system allocator */
+} dc_memory_stats;
+
+DC_API dc_status dc_memory_stats_get(dc_device device, dc_memory_stats* stats);
+/* Return all cached free blocks to the system. */
+DC_API dc_status dc_memory_trim(dc_device device);
+
+/* ---------------------------------------------------------------- tensors */
+
+typedef struct dc_tensor dc_tensor;
+
+typedef struct dc_tensor_desc {
+  dc_dtype dtype;
+  dc_device device;
+  int ndim;
+  int64_t shape[DC_MAX_DIMS];
+  int64_t strides[DC_MAX_DIMS]; /* elements */
+  void* data;                   /* address of element [0,...,0] */
+  int64_t numel;
+  int contiguous;               /* row-major dense */
+} dc_tensor_desc;
+
+/* New tensor with uninitialised contents from the library's caching allocator. */
+DC_API dc_status dc_tensor_empty(dc_dtype dtype, dc_device device, int ndim, const int64_t* shape,
+                                 dc_tensor** out);
+DC_API dc_status dc_tensor_zeros(dc_dtype dtype, dc_device device, int ndim, const int64_t* shape,
+                                 dc_tensor** out);
+/* Wrap caller-owned host memory without copying. `release(user)` is called once when the last
+ * reference goes (it may be NULL). `strides` may be NULL (row-major). `bytes` bounds the memory:
+ * every element addressed by shape/strides must lie inside it. */
+DC_API dc_status dc_tensor_wrap(dc_dtype dtype, int ndim, const int64_t* shape,
+                                const int64_t* strides, void* data, size_t bytes,
+                                void (*release)(void* user), void* user, dc_tensor** out);
+/* A view sharing `base`'s storage: offset (elements from base's first element), shape, strides
+ * (NULL = row-major). Validated against the storage bounds. */
+DC_API dc_status dc_tensor_view(const dc_tensor* base, int64_t offset, int ndim,
+                                const int64_t* shape, const int64_t* strides, dc_tensor** out);
+DC_API dc_status dc_tensor_retain(dc_tensor* t);
+/* Drops one reference; the storage is freed (to the pool) with the last one. NULL is accepted. */
+DC_API dc_status dc_tensor_release(dc_tensor* t);
+DC_API dc_status dc_tensor_describe(const dc_tensor* t, dc_tensor_desc* desc);
+/* Bytes of the storage behind the tensor (shared by its views). */
+DC_API dc_status dc_tensor_storage_bytes(const dc_tensor* t, size_t* bytes);
+
+/* dst <- src, same shape; any strides; converts dtype (float kinds and integers) and device. */
+DC_API dc_status dc_copy(dc_tensor* dst, const dc_tensor* src);
+/* Copy raw host bytes of `dtype` (row-major, `count` elements) into `dst` (any device/strides). */
+DC_API dc_status dc_tensor_write(dc_tensor* dst, const void* src, dc_dtype dtype, size_t count);
+/* Read `dst_count` elements of `t` (row-major order) into host memory as float32. */
+DC_API dc_status dc_tensor_read_f32(const dc_tensor* t, float* dst, size_t dst_count);
+DC_API dc_status dc_fill(dc_tensor* t, double value);
+/* Wait for queued device work touching this tensor's device (no-op on the CPU). */
+DC_API dc_status dc_synchronize(dc_device device);
+
+/* ---------------------------------------------------------------- ops
+ * Floating tensors are F32 on the CPU (the GEMM weight may be BF16); F32/F16/BF16 on CUDA with
+ * F32 accumulation. "Rows" means every index of all but the last dimension; the last dimension
+ * must have stride 1, the others may have any non-negative stride.
+ *
+ * Grouped per-row parameters: a [G, C] tensor applied to X with R rows (R % G == 0) uses row
+ * r / (R / G) for row r. With G = batch it is a per-sample vector; with G = batch*frames it is a
+ * per-frame vector (how the x_mask path of STDiT3 selects timestep or timestep-0 modulation). */
+
+typedef enum dc_activation {
+  DC_ACT_NONE = 0,
+  DC_ACT_GELU_TANH = 1,
+  DC_ACT_SILU = 2
+} dc_activation;
+
+typedef struct dc_gemm_params {
+  const dc_tensor* bias;     /* [N] or NULL */
+  dc_activation activation;  /* applied after the bias */
+  const dc_tensor* gate;     /* grouped [G, N] multiplier after the activation, or NULL */
+  const dc_tensor* residual; /* [.., N] like out, added last; may be `out` itself; or NULL */
+} dc_gemm_params;
+
+/* out[r, n] = residual[r, n] + gate[g(r), n] * act(sum_k a[r, k] * w[n, k] + bias[n])
+ * a: [.., K] rows; w: [N, K] (a Linear weight) F32 or BF16; out: [.., N] with a's row count. */
+DC_API dc_status dc_gemm(const dc_tensor* a, const dc_tensor* w, dc_tensor* out,
+                         const dc_gemm_params* params);
+
+typedef struct dc_attention_params {
+  float scale;                /* 0 = head_dim^-0.5 */
+  int causal;                 /* query i sees key j iff j <= i + (Nk_total - Nq) */
+  const dc_tensor* key_mask;  /* [B, Nk_total] non-zero = may attend (U8/I32/I64/F32), or NULL */
+  /* Optional first key segment, read in place: keys = [prefix ; k]. prefix_k/v are
+   * [B, H, P_cap, D]; entries j = 0..prefix_len-1 live at slot (prefix_start + j) % P_cap
+   * (a ring buffer), so a KV cache is attended without concatenation or reordering. */
+  const dc_tensor* prefix_k;
+  const dc_tensor* prefix_v;
+  int64_t prefix_start;
+  int64_t prefix_len;
+  /* Optional rotary embedding applied on the fly (interleaved pairs, rotary_embedding_torch):
+   * freqs [D/2]; query i has position q_pos0 + i, key j (over [prefix ; k]) has k_pos0 + j. */
+  const dc_tensor* rope_freqs;
+  int64_t q_pos0;
+  int64_t k_pos0;
+} dc_attention_params;
+
+/* out = softmax(scale * q k^T + masks) v, one pass with online softmax.
+ * q: [B, H, Nq, D]; k, v: [B, H, Nk, D]; out: [B, H, Nq, D]; any strides with the last dim dense.
+ * head_dim D <= 256. A query row with no visible key yields zeros. */
+DC_API dc_status dc_attention(const dc_tensor* q, const dc_tensor* k, const dc_tensor* v,
+                              dc_tensor* out, const dc_attention_params* params);
+
+typedef struct dc_norm_params {
+  float eps;                 /* 0 = 1e-6 */
+  const dc_tensor* weight;   /* [C] or NULL */
+  const dc_tensor* bias;     /* [C] or NULL (LayerNorm only) */
+  const dc_tensor* shift;    /* grouped [G, C]: t2i modulate after the norm, or NULL */
+  const dc_tensor* scale;    /* grouped [G, C], with shift */
+} dc_norm_params;
+
+/* LayerNorm over the last dim, then optional affine, then optional x*(1+scale)+shift.
+ * out may be x. */
+DC_API dc_status dc_layernorm(const dc_tensor* x, dc_tensor* out, const dc_norm_params* params);
+/* RMSNorm over the last dim: weight * x / sqrt(mean(x^2) + eps). out may be x. */
+DC_API dc_status dc_rmsnorm(const dc_tensor* x, dc_tensor* out, const dc_norm_params* params);
+/* out = x * (1 + scale[g]) + shift[g] (grouped [G, C]). out may be x. */
+DC_API dc_status dc_modulate(const dc_tensor* x, const dc_tensor* shift, const dc_tensor* scale,
+                             dc_tensor* out);
+/* Elementwise activation. out may be x. */
+DC_API dc_status dc_activate(const dc_tensor* x, dc_activation act, dc_tensor* out);
+/* out = alpha * x + beta * y, where y has x's shape or is a grouped [G, C] tensor. out may alias. */
+DC_API dc_status dc_axpby(float alpha, const dc_tensor* x, float beta, const dc_tensor* y,
+                          dc_tensor* out);
+/* out = x * y (same shape or grouped [G, C] y). out may alias. */
+DC_API dc_status dc_mul(const dc_tensor* x, const dc_tensor* y, dc_tensor* out);
+/* Softmax over the last dim. out may be x. */
+DC_API dc_status dc_softmax(const dc_tensor* x, dc_tensor* out);
+/* Rotary embedding on interleaved pairs: x [.., T, D], position of index t is pos0 + t.
+ * out[2i] = x[2i] cos - x[2i+1] sin, out[2i+1] = x[2i+1] cos + x[2i] sin, angle = pos * freqs[i]. */
+DC_API dc_status dc_rope(const dc_tensor* x, const dc_tensor* freqs, int64_t pos0, dc_tensor* out);
+
+/* Patch embedding input: x [B, C, T, H, W] -> out [B, T'*H'*W', C*pt*ph*pw] with zero padding at
+ * the end of each dim; column index ((c*pt + it)*ph + ih)*pw + iw (the Conv3d weight order). */
+DC_API dc_status dc_patchify(const dc_tensor* x, int pt, int ph, int pw, dc_tensor* out);
+/* Inverse layout: x [B, T'*H'*W', pt*ph*pw*C] (column ((it*ph + ih)*pw + iw)*C + c) ->
+ * out [B, C, T, H, W], cropping padding. Only the first out.shape[1] channels are written. */
+DC_API dc_status dc_unpatchify(const dc_tensor* x, int pt, int ph, int pw, dc_tensor* out);
+
+typedef enum dc_norm_kind { DC_L1 = 1, DC_L2 = 2 } dc_norm_kind;
+
+/* Residual change in one pass: num = ||cache - fresh||_p, den = ||cache||_p (p = 1: sums of |.|,
+ * p = 2: Euclidean norms), accumulated in double. With `update` non-zero, cache <- fresh in the
+ * same pass (the AdaCache slot refresh). */
+DC_API dc_status dc_residual_distance(dc_tensor* cache, const dc_tensor* fresh, dc_norm_kind norm,
+                                      int update, double* num, double* den);
+/* Motion score of r [B, T*S, C] (frames of S tokens): for each frame stride s in strides,
+ * num[i] = sum |r[f+s] - r[f]|, den[i] = sum |r[f+s]| + sum |r[f]| over all valid frames f. */
+DC_API dc_status dc_motion_score(const dc_tensor* r, int64_t frames, const int64_t* strides,
+                                 int n_strides, double* num, double* den);
+
+/* ---------------------------------------------------------------- KV ring cache (Ca2-VDM) */
+
+typedef struct dc_kv_ring dc_kv_ring;
+
+/* K and V storage [B, H, capacity, D] each; frames are appended along the capacity axis and the
+ * oldest are evicted first, by moving the ring's start (no copy of the cache). */
+DC_API dc_status dc_kv_ring_create(dc_dtype dtype, dc_device device, int64_t batch, int64_t heads,
+                                   int64_t capacity, int64_t head_dim, dc_kv_ring** out);
+DC_API dc_status dc_kv_ring_release(dc_kv_ring* ring);
+/* Append k, v [B, H, n, D] (n <= capacity); evicts max(0, len + n - capacity) oldest entries. */
+DC_API dc_status dc_kv_ring_append(dc_kv_ring* ring, const dc_tensor* k, const dc_tensor* v);
+DC_API dc_status dc_kv_ring_clear(dc_kv_ring* ring);
+
+typedef struct dc_kv_ring_state {
+  int64_t capacity;
+  int64_t length;  /* valid entries */
+  int64_t start;   /* slot of the oldest entry */
+  int64_t evicted; /* entries evicted since creation or clear */
+  size_t bytes;    /* K + V storage */
+} dc_kv_ring_state;
+
+DC_API dc_status dc_kv_ring_state_get(const dc_kv_ring* ring, dc_kv_ring_state* state);
+/* New references to the K and V storage tensors (release them), for dc_attention's prefix_k/v. */
+DC_API dc_status dc_kv_ring_tensors(const dc_kv_ring* ring, dc_tensor** k, dc_tensor** v);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DITCACHE_H */

@@ -1,0 +1,99 @@
+#include "op_call.h"
+
+#include <cmath>
+
+#include "errors.h"
+#include "tensor_object.h"
+
+namespace dcnode {
+
+namespace {
+
+class OpWorker : public Napi::AsyncWorker {
+ public:
+  OpWorker(Napi::Env env, std::vector<dc_tensor*> handles, std::vector<Napi::ObjectReference> objects,
+           OpCall::Body body, OpCall::Result result)
+      : Napi::AsyncWorker(env, "ditcache.op"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        handles_(std::move(handles)),
+        objects_(std::move(objects)),
+        body_(std::move(body)),
+        result_(std::move(result)) {}
+
+  ~OpWorker() override {
+    for (dc_tensor* t : handles_) dc_tensor_release(t);
+  }
+
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    status_ = body_();
+    if (status_ != DC_OK) message_ = dc_last_error();
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (status_ != DC_OK) {
+      deferred_.Reject(status_error(env, status_, message_.c_str()).Value());
+      return;
+    }
+    deferred_.Resolve(result_ ? result_(env) : env.Undefined());
+  }
+
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::vector<dc_tensor*> handles_;
+  std::vector<Napi::ObjectReference> objects_;
+  OpCall::Body body_;
+  OpCall::Result result_;
+  dc_status status_ = DC_OK;
+  std::string message_;
+};
+
+}  // namespace
+
+OpCall::~OpCall() {
+  for (dc_tensor* t : handles_) dc_tensor_release(t);
+}
+
+dc_tensor* OpCall::tensor(Napi::Value v, const char* what) {
+  TensorObject* obj = TensorObject::FromValue(env_, v, what);
+  dc_tensor* t = obj->handle();
+  check(env_, dc_tensor_retain(t));
+  handles_.push_back(t);
+  objects_.push_back(Napi::Persistent(v.As<Napi::Object>()));
+  return t;
+}
+
+dc_tensor* OpCall::optional_tensor(Napi::Value v, const char* what) {
+  if (v.IsUndefined() || v.IsNull()) return nullptr;
+  return tensor(v, what);
+}
+
+double OpCall::number(Napi::Env env, Napi::Value v, const char* what, double fallback) {
+  if (v.IsUndefined() || v.IsNull()) return fallback;
+  if (!v.IsNumber()) throw_type(env, std::string(what) + " must be a number");
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (std::isnan(d)) throw_type(env, std::string(what) + " is NaN");
+  return d;
+}
+
+bool OpCall::flag(Napi::Value v) { return !v.IsUndefined() && v.ToBoolean(); }
+
+Napi::Value OpCall::run(bool async, Body body, Result result) {
+  if (!async) {
+    const dc_status st = body();
+    check(env_, st);
+    return result ? result(env_) : env_.Undefined();
+  }
+  auto* worker = new OpWorker(env_, std::move(handles_), std::move(objects_), std::move(body),
+                              std::move(result));
+  handles_.clear();
+  Napi::Promise p = worker->promise();
+  worker->Queue();
+  return p;
+}
+
+}  // namespace dcnode

@@ -1,0 +1,41 @@
+// One mechanism for every op binding: arguments are unwrapped into plain handles and values, the
+// core call is captured as a closure, and the closure runs either now or on a libuv worker
+// (AsyncWorker + Promise). While it runs, the native handles are retained and the JavaScript
+// objects referenced, so a dispose() or a garbage collection during the call frees nothing early.
+#pragma once
+#include <napi.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "ditcache.h"
+
+namespace dcnode {
+
+class OpCall {
+ public:
+  explicit OpCall(const Napi::CallbackInfo& info) : env_(info.Env()) {}
+  ~OpCall();
+  OpCall(const OpCall&) = delete;
+  OpCall& operator=(const OpCall&) = delete;
+
+  dc_tensor* tensor(Napi::Value v, const char* what);
+  dc_tensor* optional_tensor(Napi::Value v, const char* what);  // undefined / null -> nullptr
+
+  // Reads options fields; `what` names the option in errors.
+  static double number(Napi::Env env, Napi::Value v, const char* what, double fallback);
+  static bool flag(Napi::Value v);
+
+  using Body = std::function<dc_status()>;
+  using Result = std::function<Napi::Value(Napi::Env)>;
+  // Runs `body`; returns `result(env)` (or undefined), or a Promise of it when `async`.
+  Napi::Value run(bool async, Body body, Result result = nullptr);
+
+ private:
+  Napi::Env env_;
+  std::vector<dc_tensor*> handles_;
+  std::vector<Napi::ObjectReference> objects_;
+};
+
+}  // namespace dcnode

@@ -1,0 +1,286 @@
+#include "tensor_object.h"
+
+#include <mutex>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "addon_data.h"
+#include "errors.h"
+
+namespace dcnode {
+
+namespace {
+
+constexpr int64_t kReportExternalFrom = 64 << 10;
+
+// Handles exported for another thread, each adoptable once.
+std::mutex g_exported_mu;
+std::unordered_set<dc_tensor*> g_exported;
+
+std::vector<int64_t> int_array(Napi::Env env, Napi::Value v, const char* what) {
+  if (!v.IsArray()) throw_type(env, std::string(what) + " must be an array of integers");
+  Napi::Array a = v.As<Napi::Array>();
+  if (a.Length() > DC_MAX_DIMS)
+    throw_range(env, std::string(what) + " has more than " + std::to_string(DC_MAX_DIMS) + " entries");
+  std::vector<int64_t> out(a.Length());
+  for (uint32_t i = 0; i < a.Length(); ++i) {
+    Napi::Value e = a.Get(i);
+    if (!e.IsNumber()) throw_type(env, std::string(what) + "[" + std::to_string(i) + "] is not a number");
+    const double d = e.As<Napi::Number>().DoubleValue();
+    if (d != double(int64_t(d))) throw_type(env, std::string(what) + "[" + std::to_string(i) + "] is not an integer");
+    out[i] = int64_t(d);
+  }
+  return out;
+}
+
+int enum_arg(Napi::Env env, Napi::Value v, const char* what) {
+  if (!v.IsNumber()) throw_type(env, std::string(what) + " must be a number");
+  return v.As<Napi::Number>().Int32Value();
+}
+
+int64_t storage_bytes(dc_tensor* t) {
+  size_t b = 0;
+  dc_tensor_storage_bytes(t, &b);
+  return int64_t(b);
+}
+
+Napi::Value Empty(const Napi::CallbackInfo& info, bool zeros) {
+  Napi::Env env = info.Env();
+  const int dtype = enum_arg(env, info[0], "dtype");
+  const int device = enum_arg(env, info[1], "device");
+  const std::vector<int64_t> shape = int_array(env, info[2], "shape");
+  dc_tensor* t = nullptr;
+  check(env, (zeros ? dc_tensor_zeros : dc_tensor_empty)(dc_dtype(dtype), dc_device(device),
+                                                         int(shape.size()), shape.data(), &t));
+  return TensorObject::Wrap(env, t);
+}
+
+// fromTypedArray(data, dtype, shape, copy): zero-copy when allowed and aligned, else a copy.
+Napi::Value FromTypedArray(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsTypedArray()) throw_type(env, "data must be a typed array");
+  Napi::TypedArray data = info[0].As<Napi::TypedArray>();
+  const int dtype = enum_arg(env, info[1], "dtype");
+  const std::vector<int64_t> shape = int_array(env, info[2], "shape");
+  const bool copy = info[3].ToBoolean();
+  const int data_dtype = typed_array_dtype(data);
+  const bool same_kind = data_dtype == dtype || (data_dtype == DC_BF16 && dtype == DC_F16);
+  if (!same_kind) throw_type(env, "data's typed array does not hold the requested dtype");
+  void* ptr = static_cast<char*>(data.ArrayBuffer().Data()) + data.ByteOffset();
+  const size_t bytes = data.ByteLength();
+  const size_t es = dc_dtype_size(dc_dtype(dtype));
+  if (!copy && reinterpret_cast<uintptr_t>(ptr) % es == 0) {
+    dc_tensor* t = nullptr;
+    check(env, dc_tensor_wrap(dc_dtype(dtype), int(shape.size()), shape.data(), nullptr, ptr, bytes,
+                              nullptr, nullptr, &t));
+    return TensorObject::Wrap(env, t, data);
+  }
+  dc_tensor* t = nullptr;
+  check(env, dc_tensor_empty(dc_dtype(dtype), DC_DEVICE_CPU, int(shape.size()), shape.data(), &t));
+  const dc_status st = dc_tensor_write(t, ptr, dc_dtype(dtype), bytes / es);
+  if (st != DC_OK) {
+    Napi::Error err = status_error(env, st, dc_last_error());
+    dc_tensor_release(t);
+    throw err;
+  }
+  return TensorObject::Wrap(env, t);
+}
+
+Napi::Value AdoptHandle(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsBigInt()) throw_type(env, "handle must be a bigint from exportHandle()");
+  bool lossless = false;
+  dc_tensor* t = reinterpret_cast<dc_tensor*>(uintptr_t(info[0].As<Napi::BigInt>().Uint64Value(&lossless)));
+  {
+    std::lock_guard<std::mutex> lock(g_exported_mu);
+    if (!lossless || !g_exported.erase(t))
+      throw_type(env, "handle is not an exported tensor, or was adopted already");
+  }
+  return TensorObject::Wrap(env, t);
+}
+
+}  // namespace
+
+int typed_array_dtype(const Napi::TypedArray& a) {
+  switch (a.TypedArrayType()) {
+    case napi_float32_array: return DC_F32;
+    case napi_uint16_array: return DC_BF16;
+    case napi_int32_array: return DC_I32;
+    case napi_bigint64_array: return DC_I64;
+    case napi_uint8_array: return DC_U8;
+    default: return -1;
+  }
+}
+
+Napi::Function TensorObject::Define(Napi::Env env) {
+  return DefineClass(env, "NativeTensor",
+                     {
+                         InstanceAccessor<&TensorObject::Shape>("shape"),
+                         InstanceAccessor<&TensorObject::Strides>("strides"),
+                         InstanceAccessor<&TensorObject::Dtype>("dtype"),
+                         InstanceAccessor<&TensorObject::Device>("device"),
+                         InstanceAccessor<&TensorObject::Disposed>("disposed"),
+                         InstanceAccessor<&TensorObject::StorageBytes>("storageBytes"),
+                         InstanceMethod<&TensorObject::Dispose>("dispose"),
+                         InstanceMethod<&TensorObject::View>("view"),
+                         InstanceMethod<&TensorObject::Read>("read"),
+                         InstanceMethod<&TensorObject::Write>("write"),
+                         InstanceMethod<&TensorObject::ExportHandle>("exportHandle"),
+                     });
+}
+
+Napi::Object TensorObject::Wrap(Napi::Env env, dc_tensor* t, Napi::Value source) {
+  Napi::Object obj = addon_data(env).tensor_class.New({Napi::External<dc_tensor>::New(env, t)});
+  TensorObject* self = ObjectWrap<TensorObject>::Unwrap(obj);
+  if (!source.IsEmpty()) {
+    self->source_ = Napi::Persistent(source);
+  } else {
+    const int64_t bytes = storage_bytes(t);
+    if (bytes >= kReportExternalFrom) {
+      self->external_memory_ = bytes;
+      Napi::MemoryManagement::AdjustExternalMemory(env, bytes);
+    }
+  }
+  return obj;
+}
+
+bool TensorObject::Is(Napi::Env env, Napi::Value v) {
+  return v.IsObject() && v.As<Napi::Object>().InstanceOf(addon_data(env).tensor_class.Value());
+}
+
+TensorObject* TensorObject::FromValue(Napi::Env env, Napi::Value v, const char* what) {
+  if (!Is(env, v)) throw_type(env, std::string(what) + " must be a Tensor");
+  TensorObject* t = ObjectWrap<TensorObject>::Unwrap(v.As<Napi::Object>());
+  if (!t->t_) throw_type(env, std::string(what) + ": tensor was disposed");
+  return t;
+}
+
+TensorObject::TensorObject(const Napi::CallbackInfo& info) : ObjectWrap(info), env_(info.Env()) {
+  if (info.Length() != 1 || !info[0].IsExternal())
+    throw_type(info.Env(), "NativeTensor cannot be constructed directly; use tensor() or empty()");
+  t_ = info[0].As<Napi::External<dc_tensor>>().Data();
+}
+
+TensorObject::~TensorObject() { release(); }
+
+void TensorObject::release() {
+  if (t_) {
+    dc_tensor_release(t_);
+    t_ = nullptr;
+  }
+  if (external_memory_) {
+    Napi::MemoryManagement::AdjustExternalMemory(env_, -external_memory_);
+    external_memory_ = 0;
+  }
+  source_.Reset();
+}
+
+dc_tensor* TensorObject::live(Napi::Env env) const {
+  if (!t_) throw_type(env, "tensor was disposed");
+  return t_;
+}
+
+Napi::Value TensorObject::Shape(const Napi::CallbackInfo& info) {
+  dc_tensor_desc d;
+  check(info.Env(), dc_tensor_describe(live(info.Env()), &d));
+  Napi::Array a = Napi::Array::New(info.Env(), d.ndim);
+  for (int i = 0; i < d.ndim; ++i) a.Set(uint32_t(i), Napi::Number::New(info.Env(), double(d.shape[i])));
+  return a;
+}
+
+Napi::Value TensorObject::Strides(const Napi::CallbackInfo& info) {
+  dc_tensor_desc d;
+  check(info.Env(), dc_tensor_describe(live(info.Env()), &d));
+  Napi::Array a = Napi::Array::New(info.Env(), d.ndim);
+  for (int i = 0; i < d.ndim; ++i) a.Set(uint32_t(i), Napi::Number::New(info.Env(), double(d.strides[i])));
+  return a;
+}
+
+Napi::Value TensorObject::Dtype(const Napi::CallbackInfo& info) {
+  dc_tensor_desc d;
+  check(info.Env(), dc_tensor_describe(live(info.Env()), &d));
+  return Napi::Number::New(info.Env(), d.dtype);
+}
+
+Napi::Value TensorObject::Device(const Napi::CallbackInfo& info) {
+  dc_tensor_desc d;
+  check(info.Env(), dc_tensor_describe(live(info.Env()), &d));
+  return Napi::Number::New(info.Env(), d.device);
+}
+
+Napi::Value TensorObject::Disposed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), t_ == nullptr);
+}
+
+Napi::Value TensorObject::StorageBytes(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), double(storage_bytes(live(info.Env()))));
+}
+
+Napi::Value TensorObject::Dispose(const Napi::CallbackInfo& info) {
+  release();
+  return info.Env().Undefined();
+}
+
+// view(offset, shape, strides?)
+Napi::Value TensorObject::View(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  dc_tensor* base = live(env);
+  if (!info[0].IsNumber()) throw_type(env, "offset must be a number");
+  const int64_t offset = info[0].As<Napi::Number>().Int64Value();
+  const std::vector<int64_t> shape = int_array(env, info[1], "shape");
+  std::vector<int64_t> strides;
+  const bool has_strides = !info[2].IsUndefined() && !info[2].IsNull();
+  if (has_strides) {
+    strides = int_array(env, info[2], "strides");
+    if (strides.size() != shape.size()) throw_range(env, "strides and shape differ in length");
+  }
+  dc_tensor* v = nullptr;
+  check(env, dc_tensor_view(base, offset, int(shape.size()), shape.data(),
+                            has_strides ? strides.data() : nullptr, &v));
+  // The view shares storage; caller memory stays alive through the same source.
+  return Wrap(env, v, source_.IsEmpty() ? Napi::Value() : source_.Value());
+}
+
+Napi::Value TensorObject::Read(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  dc_tensor* t = live(env);
+  dc_tensor_desc d;
+  check(env, dc_tensor_describe(t, &d));
+  Napi::Float32Array out = Napi::Float32Array::New(env, size_t(d.numel));
+  check(env, dc_tensor_read_f32(t, out.Data(), size_t(d.numel)));
+  return out;
+}
+
+Napi::Value TensorObject::Write(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  dc_tensor* t = live(env);
+  if (!info[0].IsTypedArray()) throw_type(env, "data must be a typed array");
+  Napi::TypedArray data = info[0].As<Napi::TypedArray>();
+  int dtype = typed_array_dtype(data);
+  if (dtype < 0) throw_type(env, "data must be a Float32Array, Uint16Array, Int32Array, BigInt64Array or Uint8Array");
+  if (dtype == DC_BF16 && info[1].IsNumber()) dtype = info[1].As<Napi::Number>().Int32Value();
+  const size_t es = dc_dtype_size(dc_dtype(dtype));
+  check(env, dc_tensor_write(t, static_cast<char*>(data.ArrayBuffer().Data()) + data.ByteOffset(),
+                             dc_dtype(dtype), data.ByteLength() / es));
+  return env.Undefined();
+}
+
+Napi::Value TensorObject::ExportHandle(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  dc_tensor* t = live(env);
+  if (external()) throw_type(env, "a tensor over caller memory cannot cross threads; copy it first");
+  check(env, dc_tensor_retain(t));
+  std::lock_guard<std::mutex> lock(g_exported_mu);
+  g_exported.insert(t);
+  return Napi::BigInt::New(env, uint64_t(reinterpret_cast<uintptr_t>(t)));
+}
+
+void register_tensor_functions(Napi::Env env, Napi::Object exports) {
+  exports.Set("empty", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return Empty(i, false); }));
+  exports.Set("zeros", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return Empty(i, true); }));
+  exports.Set("fromTypedArray", Napi::Function::New(env, FromTypedArray));
+  exports.Set("adoptHandle", Napi::Function::New(env, AdoptHandle));
+}
+
+}  // namespace dcnode

@@ -1,0 +1,80 @@
+#include "dispatch.h"
+
+using namespace dc;
+
+extern "C" dc_status dc_gemm(const dc_tensor* a, const dc_tensor* w, dc_tensor* out,
+                             const dc_gemm_params* params) {
+  DC_TRY(check_tensor(a, "a"));
+  DC_TRY(check_tensor(w, "w"));
+  DC_TRY(check_tensor(out, "out"));
+  const dc_gemm_params p = params ? *params : dc_gemm_params{};
+  DC_TRY(check_optional(p.bias, "bias"));
+  DC_TRY(check_optional(p.residual, "residual"));
+  DC_TRY(check_float(a, "a"));
+  DC_TRY(check_dtype(out, "out", a->dtype));
+  if (w->dtype != a->dtype && w->dtype != DC_BF16)
+    return fail(DC_ERR_DTYPE, "w: expected dtype %s or bf16, got %s", dc_dtype_name(a->dtype),
+                dc_dtype_name(w->dtype));
+  DC_TRY(check_same_device(a, "a", w, "w"));
+  DC_TRY(check_same_device(a, "a", out, "out"));
+  DC_TRY(check_ndim(w, "w", 2));
+  DC_TRY(check_last_dense(a, "a"));
+  DC_TRY(check_last_dense(w, "w"));
+  DC_TRY(check_last_dense(out, "out"));
+  const Rows ar = rows_of(a), orow = rows_of(out);
+  GemmArgs g;
+  g.K = ar.len;
+  g.N = w->shape[0];
+  g.M = ar.count;
+  if (w->shape[1] != g.K)
+    return fail(DC_ERR_SHAPE, "a %s and w %s: w must be [N, %lld]", shape_str(a), shape_str(w),
+                (long long)g.K);
+  if (orow.len != g.N || orow.count != g.M)
+    return fail(DC_ERR_SHAPE, "out %s: expected %lld rows of %lld (a %s, w %s)", shape_str(out),
+                (long long)g.M, (long long)g.N, shape_str(a), shape_str(w));
+  if (g.M == 0 || g.N == 0) return DC_OK;
+  g.lda = ar.uniform_stride();
+  g.ldo = orow.uniform_stride();
+  if (g.lda < 0) return fail(DC_ERR_SHAPE, "a %s: rows must be uniformly strided", shape_str(a));
+  if (g.ldo < 0) return fail(DC_ERR_SHAPE, "out %s: rows must be uniformly strided", shape_str(out));
+  g.dtype = a->dtype;
+  g.a = a->data();
+  g.w = w->data();
+  g.ldw = w->strides[0];
+  g.w_dtype = w->dtype;
+  g.out = out->data();
+  if (p.activation < DC_ACT_NONE || p.activation > DC_ACT_SILU)
+    return fail(DC_ERR_INVALID_ARGUMENT, "unknown activation %d", int(p.activation));
+  g.act = p.activation;
+  if (p.bias) {
+    DC_TRY(check_dtype(p.bias, "bias", a->dtype));
+    DC_TRY(check_same_device(a, "a", p.bias, "bias"));
+    if (p.bias->numel() != g.N || !p.bias->contiguous())
+      return fail(DC_ERR_SHAPE, "bias %s: expected %lld contiguous elements", shape_str(p.bias),
+                  (long long)g.N);
+    g.bias = p.bias->data();
+  }
+  if (p.gate) {
+    DC_TRY(check_tensor(p.gate, "gate"));
+    DC_TRY(check_dtype(p.gate, "gate", a->dtype));
+    DC_TRY(check_same_device(a, "a", p.gate, "gate"));
+    DC_TRY(grouped_of(p.gate, "gate", g.M, g.N, &g.gate));
+  }
+  if (p.residual) {
+    DC_TRY(check_dtype(p.residual, "residual", a->dtype));
+    DC_TRY(check_same_device(a, "a", p.residual, "residual"));
+    DC_TRY(check_last_dense(p.residual, "residual"));
+    const Rows rr = rows_of(p.residual);
+    if (rr.count != g.M || rr.len != g.N || rr.uniform_stride() < 0)
+      return fail(DC_ERR_SHAPE, "residual %s: expected %lld uniformly strided rows of %lld",
+                  shape_str(p.residual), (long long)g.M, (long long)g.N);
+    g.residual = p.residual->data();
+    g.ldr = rr.uniform_stride();
+  }
+  return run_on(
+      a->device(),
+      [&](const cpu::KernelTable& k) {
+        (g.w_dtype == DC_BF16 ? k.gemm_bf16 : k.gemm)(g);
+      },
+      [&] { return cuda::gemm(g); });
+}

@@ -1,0 +1,102 @@
+// Tensors: a reference-counted storage (one allocation, or caller memory) and a strided view of it.
+#pragma once
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "ditcache.h"
+
+namespace dc {
+
+struct Storage {
+  std::atomic<int> refs{1};
+  void* data = nullptr;
+  size_t bytes = 0;
+  dc_device device = DC_DEVICE_CPU;
+  // Where the memory goes with the last reference: the device's caching allocator, or the
+  // caller's release callback for wrapped memory.
+  void (*release)(void* user) = nullptr;
+  void* release_user = nullptr;
+  bool pooled = false;
+
+  void retain() { refs.fetch_add(1, std::memory_order_relaxed); }
+  void drop();
+};
+
+// Allocates `bytes` on `device` from its caching allocator; throws Failure on failure.
+Storage* new_storage(dc_device device, size_t bytes);
+
+}  // namespace dc
+
+struct dc_tensor {
+  static constexpr uint32_t kMagic = 0xD17CAC4E;
+  uint32_t magic = kMagic;  // cleared on free: a stale handle is reported, not trusted
+  std::atomic<int> refs{1};
+  dc::Storage* storage = nullptr;
+  int64_t offset = 0;  // elements from storage->data
+  dc_dtype dtype = DC_F32;
+  int ndim = 0;
+  int64_t shape[DC_MAX_DIMS] = {};
+  int64_t strides[DC_MAX_DIMS] = {};
+
+  dc_device device() const { return storage->device; }
+  int64_t numel() const;
+  bool contiguous() const;
+  void* data() const;
+  template <class T>
+  T* ptr() const { return static_cast<T*>(data()); }
+  int64_t dim(int i) const { return shape[i < 0 ? ndim + i : i]; }
+  int64_t stride(int i) const { return strides[i < 0 ? ndim + i : i]; }
+};
+
+namespace dc {
+
+// Validation shared by every entry point. Each returns DC_OK or records a message naming `what`.
+dc_status check_tensor(const dc_tensor* t, const char* what);
+dc_status check_optional(const dc_tensor* t, const char* what);  // NULL allowed
+dc_status check_shape_args(int ndim, const int64_t* shape, int64_t* numel);
+dc_status check_dtype(const dc_tensor* t, const char* what, dc_dtype expected);
+dc_status check_float(const dc_tensor* t, const char* what);  // F32/F16/BF16 on its device
+dc_status check_same_shape(const dc_tensor* a, const char* an, const dc_tensor* b, const char* bn);
+dc_status check_same_device(const dc_tensor* a, const char* an, const dc_tensor* b, const char* bn);
+dc_status check_ndim(const dc_tensor* t, const char* what, int ndim);
+dc_status check_last_dense(const dc_tensor* t, const char* what);
+// Formats a shape as "[2, 3, 4]" into a thread-local buffer (for messages).
+const char* shape_str(const dc_tensor* t);
+
+// Rows of a tensor: all dims but the last, with arbitrary strides, and a dense last dim.
+struct Rows {
+  int nd = 0;                       // number of row dims (collapsed where possible)
+  int64_t shape[DC_MAX_DIMS] = {};
+  int64_t stride[DC_MAX_DIMS] = {};
+  int64_t count = 1;                // number of rows
+  int64_t len = 0;                  // elements per row
+
+  int64_t offset(int64_t r) const {
+    int64_t off = 0;
+    for (int i = nd - 1; i >= 0; --i) {
+      off += (r % shape[i]) * stride[i];
+      r /= shape[i];
+    }
+    return off;
+  }
+  // Uniform row stride when the rows collapse to one dim (or there is one row); else -1.
+  int64_t uniform_stride() const { return nd == 0 ? len : (nd == 1 ? stride[0] : -1); }
+};
+
+Rows rows_of(const dc_tensor* t);
+
+// A grouped [G, C] per-row parameter (see ditcache.h); p == nullptr when absent.
+struct Grouped {
+  const void* p = nullptr;
+  int64_t ld = 0;            // elements between groups
+  int64_t rows_per_group = 1;
+  template <class T>
+  const T* row(int64_t r) const {
+    return static_cast<const T*>(p) + (r / rows_per_group) * ld;
+  }
+};
+
+dc_status grouped_of(const dc_tensor* g, const char* what, int64_t rows, int64_t len, Grouped* out);
+
+}  // namespace dc
