@@ -69,10 +69,15 @@ export interface MemoryStats {
   systemAllocations: number;
 }
 
-// Ops return void synchronously, or a Promise when their last argument (`async`) is true.
+/** An op's last argument: run now, as a Promise, or n times timed inside native code. */
+export type RunMode = boolean | undefined | { repeat: number };
+
+// Ops return their result synchronously, a Promise of it when the mode is true, or the seconds of
+// each of `repeat` runs (timed inside native code) for benchmarks.
 type Op<Args extends unknown[], R = void> = {
   (...args: [...Args, false?]): R;
   (...args: [...Args, true]): Promise<R>;
+  (...args: [...Args, { repeat: number }]): Float64Array;
 };
 
 export interface Distance {

@@ -60,7 +60,7 @@ export const attention = defineOp((q: Tensor, k: Tensor, v: Tensor, options: Att
   }
   const out = optionalTensor(options.out, 'out') ?? empty([B, H, Nq, D], { dtype: q.dtype, device: q.device });
   expectShape(out, 'out', [B, H, Nq, D]);
-  return into(out, (async) =>
+  return into(out, (mode) =>
     binding().attention(
       q.native,
       k.native,
@@ -78,7 +78,7 @@ export const attention = defineOp((q: Tensor, k: Tensor, v: Tensor, options: Att
         qPos0: rope ? expectInteger(rope.qPos0, 'rope.qPos0', 0) : 0,
         kPos0: rope ? expectInteger(rope.kPos0, 'rope.kPos0', 0) : 0,
       },
-      async as never,
+      mode as never,
     ),
   );
 });

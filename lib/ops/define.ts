@@ -1,18 +1,21 @@
 // Each op is written once as a `prepare` step that validates its arguments, allocates the output
-// and returns the native call; defineOp derives the synchronous form and the Promise form (run on
-// a libuv worker, so the event loop stays free) from it.
+// and returns the native call; defineOp derives from it the synchronous form, the Promise form
+// (run on a libuv worker, so the event loop stays free) and a timed form for benchmarks.
+import type { RunMode } from '../native/binding.js';
 
 export interface Prepared<R> {
-  run(async: boolean): unknown;
+  run(mode: RunMode): unknown;
   done(value: unknown): R;
 }
 
-export interface OpPair<A extends unknown[], R> {
+export interface OpForms<A extends unknown[], R> {
   sync: (...args: A) => R;
   async: (...args: A) => Promise<R>;
+  /** Runs the op `repeat` times back to back; returns each run's seconds, timed in native code. */
+  timed: (repeat: number, ...args: A) => Float64Array;
 }
 
-export function defineOp<A extends unknown[], R>(prepare: (...args: A) => Prepared<R>): OpPair<A, R> {
+export function defineOp<A extends unknown[], R>(prepare: (...args: A) => Prepared<R>): OpForms<A, R> {
   return {
     sync: (...args: A): R => {
       const p = prepare(...args);
@@ -22,10 +25,11 @@ export function defineOp<A extends unknown[], R>(prepare: (...args: A) => Prepar
       const p = prepare(...args);
       return p.done(await p.run(true));
     },
+    timed: (repeat: number, ...args: A): Float64Array => prepare(...args).run({ repeat }) as Float64Array,
   };
 }
 
 /** The common case: the op writes into `out` and returns it. */
-export function into<T>(out: T, run: (async: boolean) => unknown): Prepared<T> {
+export function into<T>(out: T, run: (mode: RunMode) => unknown): Prepared<T> {
   return { run, done: () => out };
 }

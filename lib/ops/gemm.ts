@@ -47,13 +47,13 @@ export const gemm = defineOp((a: Tensor, w: Tensor, options: GemmOptions = {}) =
   const residual = optionalTensor(options.residual, 'residual');
   if (residual) expectShape(residual, 'residual', outShape);
   const activation = activationCode(options.activation);
-  return into(out, (async) =>
+  return into(out, (mode) =>
     binding().gemm(
       a.native,
       w.native,
       out.native,
       { bias: bias?.native, activation, gate: gate?.native, residual: residual?.native },
-      async as never,
+      mode as never,
     ),
   );
 });

@@ -1,4 +1,5 @@
-// The op surface: synchronous ops, and the same ops returning Promises under `ops.async`.
+// The op surface: synchronous ops, the same ops returning Promises under `ops.async`, and timed
+// forms for benchmarks under `ops.timed`.
 import { attention } from './attention.js';
 import { gemm } from './gemm.js';
 import { patchify, unpatchify } from './layout.js';
@@ -26,14 +27,17 @@ const pairs = {
 type Pairs = typeof pairs;
 type SyncOps = { [K in keyof Pairs]: Pairs[K]['sync'] };
 type AsyncOps = { [K in keyof Pairs]: Pairs[K]['async'] };
+type TimedOps = { [K in keyof Pairs]: Pairs[K]['timed'] };
 
-function pick<F extends 'sync' | 'async'>(form: F) {
+function pick<F extends 'sync' | 'async' | 'timed'>(form: F) {
   return Object.fromEntries(Object.entries(pairs).map(([name, pair]) => [name, pair[form]]));
 }
 
-export const ops: SyncOps & { async: AsyncOps } = Object.freeze({
+export const ops: SyncOps & { async: AsyncOps; timed: TimedOps } = Object.freeze({
   ...(pick('sync') as SyncOps),
   async: Object.freeze(pick('async') as AsyncOps),
+  /** ops.timed.x(repeat, ...args): seconds of each of `repeat` back-to-back runs, timed natively. */
+  timed: Object.freeze(pick('timed') as TimedOps),
 });
 
 export type { Activation, GemmOptions } from './gemm.js';

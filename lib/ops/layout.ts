@@ -29,7 +29,7 @@ export const patchify = defineOp((x: Tensor, patch: Patch, options: { out?: Tens
   const shape = [B, tp * hp * wp, C * p[0] * p[1] * p[2]];
   const out = optionalTensor(options.out, 'out') ?? empty(shape, { dtype: x.dtype, device: x.device });
   expectShape(out, 'out', shape);
-  return into(out, (async) => binding().patchify(x.native, [...p], out.native, async as never));
+  return into(out, (mode) => binding().patchify(x.native, [...p], out.native, mode as never));
 });
 
 /**
@@ -53,6 +53,6 @@ export const unpatchify = defineOp(
     }
     const out = optionalTensor(options.out, 'out') ?? empty(videoShape, { dtype: tokens.dtype, device: tokens.device });
     expectShape(out, 'out', [...videoShape]);
-    return into(out, (async) => binding().unpatchify(tokens.native, [...p], out.native, async as never));
+    return into(out, (mode) => binding().unpatchify(tokens.native, [...p], out.native, mode as never));
   },
 );

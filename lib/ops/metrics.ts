@@ -3,6 +3,7 @@ import { binding } from '../native/loader.js';
 import type { Tensor } from '../tensor.js';
 import { expectInteger, expectRank, expectSameShape, expectTensor } from './check.js';
 import { defineOp } from './define.js';
+import type { RunMode } from '../native/binding.js';
 
 export interface DistanceResult {
   /** num / den (0 when den is 0). */
@@ -25,8 +26,8 @@ export const residualDistance = defineOp(
     const norm = options.norm ?? 'l1';
     if (norm !== 'l1' && norm !== 'l2') throw new TypeError(`norm must be 'l1' or 'l2', got ${String(norm)}`);
     return {
-      run: (async: boolean) =>
-        binding().residualDistance(cache.native, fresh.native, norm === 'l1' ? 1 : 2, options.update === true, async as never),
+      run: (mode: RunMode) =>
+        binding().residualDistance(cache.native, fresh.native, norm === 'l1' ? 1 : 2, options.update === true, mode as never),
       done: (v: unknown): DistanceResult => {
         const { num, den } = v as { num: number; den: number };
         return { distance: den > 0 ? num / den : 0, num, den };
@@ -49,7 +50,7 @@ export const motionScore = defineOp((r: Tensor, frames: number, strides: readonl
     if (v < 1 || v >= T) throw new RangeError(`strides[${i}] must be in [1, ${T}), got ${v}`);
   }
   return {
-    run: (async: boolean) => binding().motionScore(r.native, T, [...strides], async as never),
+    run: (mode: RunMode) => binding().motionScore(r.native, T, [...strides], mode as never),
     done: (v: unknown): number[] => {
       const { num, den } = v as { num: number[]; den: number[] };
       return num.map((n, i) => (den[i]! > 0 ? n / den[i]! : 0));

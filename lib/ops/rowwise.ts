@@ -56,8 +56,8 @@ function normOp(rms: boolean) {
     const eps = expectNumber(options.eps, 'eps', 1e-6);
     const out = outputFor(x, options.out);
     const opts = { eps, weight: weight?.native, bias: bias?.native, shift: shift?.native, scale: scale?.native };
-    return into(out, (async) =>
-      rms ? binding().rmsnorm(x.native, out.native, opts, async as never) : binding().layernorm(x.native, out.native, opts, async as never),
+    return into(out, (mode) =>
+      rms ? binding().rmsnorm(x.native, out.native, opts, mode as never) : binding().layernorm(x.native, out.native, opts, mode as never),
     );
   });
 }
@@ -73,7 +73,7 @@ export const modulate = defineOp((x: Tensor, shift: Tensor, scale: Tensor, optio
   expectGrouped(expectTensor(shift, 'shift'), 'shift', x);
   expectGrouped(expectTensor(scale, 'scale'), 'scale', x);
   const out = outputFor(x, options.out);
-  return into(out, (async) => binding().modulate(x.native, shift.native, scale.native, out.native, async as never));
+  return into(out, (mode) => binding().modulate(x.native, shift.native, scale.native, out.native, mode as never));
 });
 
 /** Elementwise activation. */
@@ -81,7 +81,7 @@ export const activate = defineOp((x: Tensor, activation: Activation, options: { 
   expectTensor(x, 'x');
   const code = activationCode(activation);
   const out = outputFor(x, options.out);
-  return into(out, (async) => binding().activate(x.native, code, out.native, async as never));
+  return into(out, (mode) => binding().activate(x.native, code, out.native, mode as never));
 });
 
 function expectSecond(x: Tensor, y: Tensor): void {
@@ -97,7 +97,7 @@ export const axpby = defineOp((alpha: number, x: Tensor, beta: number, y: Tensor
   expectTensor(x, 'x');
   expectSecond(x, y);
   const out = outputFor(x, options.out);
-  return into(out, (async) => binding().axpby(alpha, x.native, beta, y.native, out.native, async as never));
+  return into(out, (mode) => binding().axpby(alpha, x.native, beta, y.native, out.native, mode as never));
 });
 
 /** x + y; y has x's shape or is grouped [G, C]. */
@@ -105,7 +105,7 @@ export const add = defineOp((x: Tensor, y: Tensor, options: { out?: Tensor } = {
   expectTensor(x, 'x');
   expectSecond(x, y);
   const out = outputFor(x, options.out);
-  return into(out, (async) => binding().axpby(1, x.native, 1, y.native, out.native, async as never));
+  return into(out, (mode) => binding().axpby(1, x.native, 1, y.native, out.native, mode as never));
 });
 
 /** x · y; y has x's shape or is grouped [G, C]. */
@@ -113,14 +113,14 @@ export const mul = defineOp((x: Tensor, y: Tensor, options: { out?: Tensor } = {
   expectTensor(x, 'x');
   expectSecond(x, y);
   const out = outputFor(x, options.out);
-  return into(out, (async) => binding().mul(x.native, y.native, out.native, async as never));
+  return into(out, (mode) => binding().mul(x.native, y.native, out.native, mode as never));
 });
 
 /** Softmax over the last dim. */
 export const softmax = defineOp((x: Tensor, options: { out?: Tensor } = {}) => {
   expectTensor(x, 'x');
   const out = outputFor(x, options.out);
-  return into(out, (async) => binding().softmax(x.native, out.native, async as never));
+  return into(out, (mode) => binding().softmax(x.native, out.native, mode as never));
 });
 
 /** Rotary embedding on interleaved pairs of x [..., T, D]; index t has position pos0 + t. */
@@ -132,5 +132,5 @@ export const rope = defineOp((x: Tensor, freqs: Tensor, options: { pos0?: number
   expectShape(freqs, 'freqs', [D / 2]);
   const pos0 = expectInteger(options.pos0, 'pos0', 0);
   const out = outputFor(x, options.out);
-  return into(out, (async) => binding().rope(x.native, freqs.native, pos0, out.native, async as never));
+  return into(out, (mode) => binding().rope(x.native, freqs.native, pos0, out.native, mode as never));
 });

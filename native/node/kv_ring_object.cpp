@@ -44,7 +44,7 @@ class KvRingObject : public Napi::ObjectWrap<KvRingObject> {
     OpCall call(info);
     dc_tensor* k = call.tensor(info[0], "k");
     dc_tensor* v = call.tensor(info[1], "v");
-    return call.run(false, [=] { return dc_kv_ring_append(ring, k, v); });
+    return call.run(info.Env().Undefined(), [=] { return dc_kv_ring_append(ring, k, v); });
   }
 
   Napi::Value Clear(const Napi::CallbackInfo& info) {

@@ -1,5 +1,6 @@
 #include "op_call.h"
 
+#include <chrono>
 #include <cmath>
 
 #include "errors.h"
@@ -82,8 +83,19 @@ double OpCall::number(Napi::Env env, Napi::Value v, const char* what, double fal
 
 bool OpCall::flag(Napi::Value v) { return !v.IsUndefined() && v.ToBoolean(); }
 
-Napi::Value OpCall::run(bool async, Body body, Result result) {
-  if (!async) {
+Napi::Value OpCall::run(Napi::Value mode, Body body, Result result) {
+  if (mode.IsObject()) {
+    const double repeat = number(env_, mode.As<Napi::Object>().Get("repeat"), "repeat", 1);
+    if (repeat < 1 || repeat > 1e6) throw_range(env_, "repeat must be in [1, 1e6]");
+    Napi::Float64Array times = Napi::Float64Array::New(env_, size_t(repeat));
+    for (size_t i = 0; i < times.ElementLength(); ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      check(env_, body());
+      times[i] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
+    return times;
+  }
+  if (!flag(mode)) {
     const dc_status st = body();
     check(env_, st);
     return result ? result(env_) : env_.Undefined();

@@ -29,8 +29,11 @@ class OpCall {
 
   using Body = std::function<dc_status()>;
   using Result = std::function<Napi::Value(Napi::Env)>;
-  // Runs `body`; returns `result(env)` (or undefined), or a Promise of it when `async`.
-  Napi::Value run(bool async, Body body, Result result = nullptr);
+  // `mode` is the op's last argument: falsy runs `body` now and returns `result(env)` (or
+  // undefined); true returns a Promise of it, with `body` on a libuv worker; {repeat: n} runs
+  // `body` n times back to back and returns a Float64Array of each run's seconds, timed in native
+  // code so that benchmarks measure the kernel and not the JavaScript call.
+  Napi::Value run(Napi::Value mode, Body body, Result result = nullptr);
 
  private:
   Napi::Env env_;

@@ -17,7 +17,7 @@ Napi::Value field(const Napi::Value& options, const char* name) {
   return options.As<Napi::Object>().Get(name);
 }
 
-bool async_flag(const Napi::CallbackInfo& info, size_t index) { return OpCall::flag(info[index]); }
+Napi::Value mode_arg(const Napi::CallbackInfo& info, size_t index) { return info[index]; }
 
 Napi::Value Gemm(const Napi::CallbackInfo& info) {
   OpCall call(info);
@@ -30,7 +30,7 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   p.gate = call.optional_tensor(field(o, "gate"), "gate");
   p.residual = call.optional_tensor(field(o, "residual"), "residual");
   p.activation = dc_activation(int(OpCall::number(info.Env(), field(o, "activation"), "activation", 0)));
-  return call.run(async_flag(info, 4), [=] { return dc_gemm(a, w, out, &p); });
+  return call.run(mode_arg(info, 4), [=] { return dc_gemm(a, w, out, &p); });
 }
 
 Napi::Value Attention(const Napi::CallbackInfo& info) {
@@ -52,7 +52,7 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
   p.rope_freqs = call.optional_tensor(field(o, "ropeFreqs"), "ropeFreqs");
   p.q_pos0 = int64_t(OpCall::number(env, field(o, "qPos0"), "qPos0", 0));
   p.k_pos0 = int64_t(OpCall::number(env, field(o, "kPos0"), "kPos0", 0));
-  return call.run(async_flag(info, 5), [=] { return dc_attention(q, k, v, out, &p); });
+  return call.run(mode_arg(info, 5), [=] { return dc_attention(q, k, v, out, &p); });
 }
 
 Napi::Value Norm(const Napi::CallbackInfo& info, bool rms) {
@@ -66,7 +66,7 @@ Napi::Value Norm(const Napi::CallbackInfo& info, bool rms) {
   p.bias = call.optional_tensor(field(o, "bias"), "bias");
   p.shift = call.optional_tensor(field(o, "shift"), "shift");
   p.scale = call.optional_tensor(field(o, "scale"), "scale");
-  return call.run(async_flag(info, 3), [=] {
+  return call.run(mode_arg(info, 3), [=] {
     return rms ? dc_rmsnorm(x, out, &p) : dc_layernorm(x, out, &p);
   });
 }
@@ -77,7 +77,7 @@ Napi::Value Modulate(const Napi::CallbackInfo& info) {
   dc_tensor* shift = call.tensor(info[1], "shift");
   dc_tensor* scale = call.tensor(info[2], "scale");
   dc_tensor* out = call.tensor(info[3], "out");
-  return call.run(async_flag(info, 4), [=] { return dc_modulate(x, shift, scale, out); });
+  return call.run(mode_arg(info, 4), [=] { return dc_modulate(x, shift, scale, out); });
 }
 
 Napi::Value Activate(const Napi::CallbackInfo& info) {
@@ -85,7 +85,7 @@ Napi::Value Activate(const Napi::CallbackInfo& info) {
   dc_tensor* x = call.tensor(info[0], "x");
   const auto act = dc_activation(int(OpCall::number(info.Env(), info[1], "activation", 0)));
   dc_tensor* out = call.tensor(info[2], "out");
-  return call.run(async_flag(info, 3), [=] { return dc_activate(x, act, out); });
+  return call.run(mode_arg(info, 3), [=] { return dc_activate(x, act, out); });
 }
 
 Napi::Value Axpby(const Napi::CallbackInfo& info) {
@@ -95,7 +95,7 @@ Napi::Value Axpby(const Napi::CallbackInfo& info) {
   const float beta = float(OpCall::number(info.Env(), info[2], "beta", 1));
   dc_tensor* y = call.tensor(info[3], "y");
   dc_tensor* out = call.tensor(info[4], "out");
-  return call.run(async_flag(info, 5), [=] { return dc_axpby(alpha, x, beta, y, out); });
+  return call.run(mode_arg(info, 5), [=] { return dc_axpby(alpha, x, beta, y, out); });
 }
 
 Napi::Value Mul(const Napi::CallbackInfo& info) {
@@ -103,14 +103,14 @@ Napi::Value Mul(const Napi::CallbackInfo& info) {
   dc_tensor* x = call.tensor(info[0], "x");
   dc_tensor* y = call.tensor(info[1], "y");
   dc_tensor* out = call.tensor(info[2], "out");
-  return call.run(async_flag(info, 3), [=] { return dc_mul(x, y, out); });
+  return call.run(mode_arg(info, 3), [=] { return dc_mul(x, y, out); });
 }
 
 Napi::Value Softmax(const Napi::CallbackInfo& info) {
   OpCall call(info);
   dc_tensor* x = call.tensor(info[0], "x");
   dc_tensor* out = call.tensor(info[1], "out");
-  return call.run(async_flag(info, 2), [=] { return dc_softmax(x, out); });
+  return call.run(mode_arg(info, 2), [=] { return dc_softmax(x, out); });
 }
 
 Napi::Value Rope(const Napi::CallbackInfo& info) {
@@ -119,7 +119,7 @@ Napi::Value Rope(const Napi::CallbackInfo& info) {
   dc_tensor* freqs = call.tensor(info[1], "freqs");
   const int64_t pos0 = int64_t(OpCall::number(info.Env(), info[2], "pos0", 0));
   dc_tensor* out = call.tensor(info[3], "out");
-  return call.run(async_flag(info, 4), [=] { return dc_rope(x, freqs, pos0, out); });
+  return call.run(mode_arg(info, 4), [=] { return dc_rope(x, freqs, pos0, out); });
 }
 
 Napi::Value Patch(const Napi::CallbackInfo& info, bool inverse) {
@@ -133,7 +133,7 @@ Napi::Value Patch(const Napi::CallbackInfo& info, bool inverse) {
   const int ph = int(OpCall::number(env, patch.Get(1u), "patch[1]", 1));
   const int pw = int(OpCall::number(env, patch.Get(2u), "patch[2]", 1));
   dc_tensor* out = call.tensor(info[2], "out");
-  return call.run(async_flag(info, 3), [=] {
+  return call.run(mode_arg(info, 3), [=] {
     return inverse ? dc_unpatchify(x, pt, ph, pw, out) : dc_patchify(x, pt, ph, pw, out);
   });
 }
@@ -146,7 +146,7 @@ Napi::Value ResidualDistance(const Napi::CallbackInfo& info) {
   const bool update = OpCall::flag(info[3]);
   auto sums = std::make_shared<std::pair<double, double>>(0.0, 0.0);
   return call.run(
-      async_flag(info, 4),
+      mode_arg(info, 4),
       [=] { return dc_residual_distance(cache, fresh, norm, update, &sums->first, &sums->second); },
       [=](Napi::Env env) {
         Napi::Object r = Napi::Object::New(env);
@@ -170,7 +170,7 @@ Napi::Value MotionScore(const Napi::CallbackInfo& info) {
   auto num = std::make_shared<std::vector<double>>(arr.Length());
   auto den = std::make_shared<std::vector<double>>(arr.Length());
   return call.run(
-      async_flag(info, 3),
+      mode_arg(info, 3),
       [=] {
         return dc_motion_score(r, frames, strides->data(), int(strides->size()), num->data(), den->data());
       },
@@ -191,14 +191,14 @@ Napi::Value Copy(const Napi::CallbackInfo& info) {
   OpCall call(info);
   dc_tensor* dst = call.tensor(info[0], "dst");
   dc_tensor* src = call.tensor(info[1], "src");
-  return call.run(async_flag(info, 2), [=] { return dc_copy(dst, src); });
+  return call.run(mode_arg(info, 2), [=] { return dc_copy(dst, src); });
 }
 
 Napi::Value Fill(const Napi::CallbackInfo& info) {
   OpCall call(info);
   dc_tensor* t = call.tensor(info[0], "tensor");
   const double value = OpCall::number(info.Env(), info[1], "value", 0);
-  return call.run(async_flag(info, 2), [=] { return dc_fill(t, value); });
+  return call.run(mode_arg(info, 2), [=] { return dc_fill(t, value); });
 }
 
 }  // namespace
