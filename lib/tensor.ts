@@ -34,8 +34,6 @@ export interface TensorOptions {
   copy?: boolean;
 }
 
-const disposeSymbol: symbol = (Symbol as { dispose?: symbol }).dispose ?? Symbol.for('nodejs.dispose');
-
 export class Tensor {
   /** The addon's handle; lib/ internals pass it to native ops. */
   readonly native: NativeTensor;
@@ -130,11 +128,6 @@ export class Tensor {
     if (this.native.disposed) throw new TypeError('tensor was disposed');
     return this.native;
   }
-}
-
-// Node 20 has no Symbol.dispose of its own; the well-known fallback keeps `using` working there.
-if (disposeSymbol !== Symbol.dispose) {
-  Object.defineProperty(Tensor.prototype, disposeSymbol, { value: Tensor.prototype.dispose });
 }
 
 function isContiguous(shape: readonly number[], strides: readonly number[]): boolean {
