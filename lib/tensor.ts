@@ -102,6 +102,15 @@ export class Tensor {
     return out;
   }
 
+  /** Copies `src` (same shape; any dtype, device and strides) into this tensor. */
+  copyFrom(src: Tensor): void {
+    if (!(src instanceof Tensor)) throw new TypeError('copyFrom: src must be a Tensor');
+    if (src.shape.length !== this.#shape.length || src.shape.some((d, i) => d !== this.#shape[i])) {
+      throw new RangeError(`copyFrom: expected shape [${this.#shape}], got [${src.shape}]`);
+    }
+    binding().copy(this.live(), src.live());
+  }
+
   clone(): Tensor {
     return this.to(this.device, this.dtype);
   }
@@ -124,7 +133,8 @@ export class Tensor {
     return this.disposed ? 'Tensor(disposed)' : `Tensor(${this.dtype}, [${this.shape}], ${this.device})`;
   }
 
-  private live(): NativeTensor {
+  /** @internal */
+  live(): NativeTensor {
     if (this.native.disposed) throw new TypeError('tensor was disposed');
     return this.native;
   }

@@ -1,0 +1,411 @@
+// The STDiT3 graph (Open-Sora 1.2) on the native ops.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { type Observation, type Probe, ResidualCache, type StepPlan, probeKey } from '../../cache/plan.js';
+import { SafetensorsReader } from '../../io/safetensors.js';
+import { ops } from '../../ops/index.js';
+import { empty, tensor, type Device, type Tensor } from '../../tensor.js';
+import { Scope } from '../../util/scope.js';
+import { blockForward, type CrossKv, type Grid, type TemporalPrefix } from './block.js';
+import { ConfigError, outChannels, parseConfig, type STDiT3Config } from './config.js';
+import { positionEmbedding2D, timestepEmbedding } from './embeddings.js';
+import { loadWeights, weightTensors, type LoadOptions, type STDiT3Weights } from './weights.js';
+
+type Numbers = number | ArrayLike<number> | Tensor;
+
+export interface ForwardInputs {
+  /** [B, C_in, T, H, W] noisy latent */
+  x: Tensor;
+  /** [B] diffusion time in [0, 1000] */
+  timestep: Numbers;
+  /** [B, 1, L, caption_channels] caption embeddings (or pass `caption` from encodeCaption) */
+  y?: Tensor;
+  /** [b, L] with b dividing B: 1 = word, 0 = padding; default all words */
+  mask?: Tensor | ArrayLike<number>[];
+  caption?: CaptionState;
+  /** [B] or one value (default the config's nominal 24) */
+  fps?: Numbers;
+  /** nominal pixel height/width (default 8 × latent size); only the first value is used */
+  height?: Numbers;
+  width?: Numbers;
+  /** [B][T]: true = noisy frame (timestep), false = clean conditioning frame (timestep 0) */
+  xMask?: ArrayLike<boolean | number>[];
+}
+
+/** The caption's per-block cross-attention keys/values: computed once per generation. */
+export class CaptionState {
+  constructor(
+    readonly batch: number,
+    readonly length: number,
+    /** spatial block i at 2i, temporal block i at 2i + 1 */
+    readonly cross: CrossKv[],
+    private readonly owned: Tensor[],
+  ) {}
+  dispose(): void {
+    for (const t of this.owned) t.dispose();
+  }
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}
+
+/** Hooks for causal temporal attention over a KV cache (Ca2-VDM). */
+export interface TemporalKvHooks {
+  /** Keys/values to read before the current frames at temporal layer `layer`. */
+  prefix?(layer: number): TemporalPrefix | undefined;
+  /** The current frames' normalised pre-RoPE k/v at `layer`, per batch item `b` ([S, heads, T, D] views). */
+  onKv?(layer: number, b: number, k: Tensor, v: Tensor): void;
+}
+
+export interface RunOptions {
+  /** Return only the first C_in output channels (the rectified-flow velocity). */
+  velocityOnly?: boolean;
+  /** Caching decision of this step (default: compute, no probes). */
+  plan?: StepPlan;
+  residualCache?: ResidualCache;
+  temporalKv?: TemporalKvHooks;
+  /** Stop after the blocks (a cache-writing pass needs only the K/V hooks). */
+  blocksOnly?: boolean;
+}
+
+export interface RunResult {
+  out: Tensor | null;
+  observations: Observation[];
+}
+
+const isTensor = (v: unknown): v is Tensor => typeof v === 'object' && v !== null && 'native' in v;
+
+function hostNumbers(v: Numbers | undefined, n: number, fallback: number, name: string): Float32Array {
+  if (v === undefined) return new Float32Array(n).fill(fallback);
+  if (typeof v === 'number') return new Float32Array(n).fill(v);
+  const arr = isTensor(v) ? v.toFloat32Array() : Float32Array.from(v);
+  if (arr.length === n) return arr;
+  if (arr.length > 0 && n % arr.length === 0) return Float32Array.from({ length: n }, (_, i) => arr[i % arr.length]!);
+  throw new RangeError(`${name}: expected ${n} values (or a divisor of ${n}), got ${arr.length}`);
+}
+
+export class STDiT3 {
+  readonly config: STDiT3Config;
+  readonly weights: STDiT3Weights;
+  readonly device: Device;
+  readonly dir: string | undefined;
+  #posCache = new Map<string, Tensor>();
+
+  constructor(config: STDiT3Config, weights: STDiT3Weights, device: Device, dir?: string) {
+    this.config = config;
+    this.weights = weights;
+    this.device = device;
+    this.dir = dir;
+  }
+
+  get parameterCount(): number {
+    return weightTensors(this.weights).reduce((n, t) => n + t.numel, 0);
+  }
+
+  dispose(): void {
+    for (const t of weightTensors(this.weights)) t.dispose();
+    for (const t of this.#posCache.values()) t.dispose();
+    this.#posCache.clear();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  /** y_proj(y) and every block's caption K/V, with the key mask repeated to the batch. */
+  encodeCaption(y: Tensor, mask?: Tensor | ArrayLike<number>[]): CaptionState {
+    const { captionChannels: Cc, modelMaxLength, depth } = this.config;
+    if (y.shape.length !== 4 || y.shape[1] !== 1 || y.shape[3] !== Cc) {
+      throw new RangeError(`y: expected [B, 1, L, ${Cc}], got [${y.shape}]`);
+    }
+    const B = y.shape[0]!;
+    const L = y.shape[2]!;
+    if (L > modelMaxLength) throw new RangeError(`y: ${L} tokens exceed model_max_length ${modelMaxLength}`);
+    const maskRows = maskArray(mask, L);
+    if (B % (maskRows.length / L) !== 0) throw new RangeError(`mask: ${maskRows.length / L} rows do not divide the batch ${B}`);
+    const keyMask = new Uint8Array(B * L);
+    for (let i = 0; i < B * L; i++) keyMask[i] = maskRows[i % maskRows.length]!;
+    for (let b = 0; b < B; b++) {
+      if (!keyMask.subarray(b * L, (b + 1) * L).some((m) => m)) throw new RangeError(`mask: sample ${b} has no valid caption token`);
+    }
+    const owned: Tensor[] = [];
+    const w = this.weights;
+    const yRows = y.view([B * L, Cc], { strides: [y.strides[2]!, 1], offset: 0 });
+    const h = ops.gemm(yRows, w.yProj[0].weight, { bias: w.yProj[0].bias, activation: 'gelu-tanh' });
+    const yEmb = ops.gemm(h, w.yProj[1].weight, { bias: w.yProj[1].bias });
+    yRows.dispose();
+    h.dispose();
+    const maskTensor = tensor(keyMask, [B, L], { device: this.device, copy: true });
+    owned.push(yEmb, maskTensor);
+    const cross: CrossKv[] = [];
+    for (let i = 0; i < depth; i++) {
+      for (const blk of [w.spatial[i]!, w.temporal[i]!]) {
+        const kv = ops.gemm(yEmb, blk.crossKv.weight, { bias: blk.crossKv.bias });
+        owned.push(kv);
+        cross.push({ kv, keyMask: maskTensor, L });
+      }
+    }
+    return new CaptionState(B, L, cross, owned);
+  }
+
+  /** One model call: out [B, out_channels, T, H, W] (pred_sigma: the first C_in channels are the velocity). */
+  forward(inputs: ForwardInputs): Tensor {
+    return this.run(inputs, {}).out!;
+  }
+
+  run(inputs: ForwardInputs, options: RunOptions): RunResult {
+    const cfg = this.config;
+    const { x } = inputs;
+    if (!isTensor(x) || x.shape.length !== 5 || x.shape[1] !== cfg.inChannels) {
+      throw new RangeError(`x: expected [B, ${cfg.inChannels}, T, H, W], got ${isTensor(x) ? `[${x.shape}]` : typeof x}`);
+    }
+    const [B, , T, H, W] = x.shape as [number, number, number, number, number];
+    const [pt, ph, pw] = cfg.patchSize;
+    const Tp = Math.ceil(T / pt), Hp = Math.ceil(H / ph), Wp = Math.ceil(W / pw);
+    const S = Hp * Wp, N = Tp * S, C = cfg.hiddenSize;
+    const grid: Grid = { B, T: Tp, S, C, heads: cfg.numHeads };
+    const timestep = hostNumbers(inputs.timestep, B, NaN, 'timestep');
+    if (timestep.some((t) => !Number.isFinite(t))) throw new TypeError('timestep: expected B finite values');
+    const fps = hostNumbers(inputs.fps, B, 24, 'fps');
+    const height = hostNumbers(inputs.height, B, 8 * H, 'height')[0]!;
+    const width = hostNumbers(inputs.width, B, 8 * W, 'width')[0]!;
+    const xMask = inputs.xMask ? frameMask(inputs.xMask, B, T) : null;
+    if (xMask && pt !== 1) throw new RangeError('xMask needs a temporal patch size of 1');
+
+    using scope = new Scope();
+    const caption = inputs.caption ?? scope.add(this.encodeCaptionFromInputs(inputs));
+    if (caption.batch !== B) throw new RangeError(`caption: batch ${caption.batch} does not match x batch ${B}`);
+    const w = this.weights;
+
+    // Patch embedding + 2D position embedding (the same for every frame).
+    const tokens = scope.add(ops.patchify(x, cfg.patchSize));
+    const xe = scope.add(ops.gemm(tokens, w.patchEmbed.weight, { bias: w.patchEmbed.bias }));
+    const xs = scope.add(xe.view([B * N, C]));
+    const pos = this.positionEmbedding(Hp, Wp, height, width);
+    const posRows = scope.add(pos.view([B * Tp, S, C], { strides: [0, C, 1] }));
+    const xFrames = scope.add(xs.view([B * Tp, S, C]));
+    ops.add(xFrames, posRows, { out: xFrames });
+
+    // Timestep / fps conditioning; with an x_mask, per-frame rows choosing timestep or 0.
+    const t = scope.add(this.timeEmbedding(timestep, fps));
+    const tMlp = scope.add(this.tBlock(t));
+    let modRows = tMlp; // [G, 6C]
+    let t0: Tensor | null = null;
+    if (xMask) {
+      t0 = scope.add(this.timeEmbedding(new Float32Array(B), fps));
+      const t0Mlp = scope.add(this.tBlock(t0));
+      modRows = scope.add(selectFrames(tMlp, t0Mlp, xMask, B, T));
+    }
+
+    const plan = options.plan ?? { compute: true, probes: [] };
+    const cache = options.residualCache;
+    const observations: Observation[] = [];
+    const xIn = cache ? scope.add(xs.clone()) : null;
+    if (!plan.compute) {
+      if (!cache?.sum) throw new Error('a cached step needs a residual cache filled by an earlier computed step');
+      ops.add(xs, cache.sum, { out: xs });
+    } else {
+      for (let i = 0; i < cfg.depth; i++) {
+        for (const kind of ['spatial', 'temporal'] as const) {
+          const blk = kind === 'spatial' ? w.spatial[i]! : w.temporal[i]!;
+          const mods = scope.add(this.blockModulation(modRows, blk.scaleShiftTable));
+          const probes = plan.probes.filter((p) => p.kind === kind && p.index === i);
+          const want = { attnRes: probes.some((p) => p.branch === 'attn'), caMlpRes: probes.some((p) => p.branch === 'ca-mlp') };
+          const hooks = options.temporalKv;
+          const temporal =
+            kind === 'temporal'
+              ? {
+                  causal: cfg.causalTemporal,
+                  ropeFreqs: w.ropeFreqs,
+                  prefix: hooks?.prefix?.(i),
+                  onKv: hooks?.onKv ? (() => { let b = 0; return (k: Tensor, v: Tensor) => hooks.onKv!(i, b++, k, v); })() : undefined,
+                }
+              : null;
+          const res = blockForward(xs, blk, grid, mods, caption.cross[2 * i + (kind === 'spatial' ? 0 : 1)]!, temporal, want);
+          for (const probe of probes) {
+            const fresh = probe.branch === 'attn' ? res.attnRes! : res.caMlpRes!;
+            observations.push(this.observe(probe, fresh, cache, B, Tp));
+          }
+          res.attnRes?.dispose();
+          res.caMlpRes?.dispose();
+        }
+      }
+      if (cache && xIn) {
+        cache.sum ??= empty(xs.shape, { dtype: xs.dtype, device: xs.device });
+        ops.axpby(1, xs, -1, xIn, { out: cache.sum });
+      }
+    }
+    if (options.blocksOnly) return { out: null, observations };
+
+    // Final layer: t2i modulation by t (not t_mlp); clean frames are normalised and modulated again by t0.
+    const fmods = scope.add(this.finalModulation(t));
+    const o = scope.add(ops.layerNorm(xs, { shift: scope.add(rowOf(fmods, 0)), scale: scope.add(rowOf(fmods, 1)) }));
+    if (xMask && t0) {
+      const f0 = scope.add(this.finalModulation(t0));
+      for (const [b, t0f, t1f] of cleanRuns(xMask, B, T)) {
+        const rows = scope.add(o.view([(t1f - t0f) * S, C], { offset: (b * N + t0f * S) * C }));
+        const shift = scope.add(f0.view([1, C], { offset: b * 2 * C }));
+        const scale = scope.add(f0.view([1, C], { offset: b * 2 * C + C }));
+        ops.layerNorm(rows, { shift, scale, out: rows });
+      }
+    }
+    const lin = scope.add(ops.gemm(o, w.finalLinear.weight, { bias: w.finalLinear.bias }));
+    const cout = options.velocityOnly ? cfg.inChannels : outChannels(cfg);
+    const out = ops.unpatchify(scope.add(lin.view([B, N, lin.shape[1]!])), cfg.patchSize, [B, cout, T, H, W]);
+    return { out, observations };
+  }
+
+  private encodeCaptionFromInputs(inputs: ForwardInputs): CaptionState {
+    if (!inputs.y) throw new TypeError('forward: give y (and mask) or a caption from encodeCaption()');
+    return this.encodeCaption(inputs.y, inputs.mask);
+  }
+
+  private observe(probe: Probe, fresh: Tensor, cache: ResidualCache | undefined, B: number, T: number): Observation {
+    let motion: number[] | null = null;
+    if (probe.motionStrides && probe.motionStrides.length > 0 && T > 1) {
+      const r = fresh.view([B, fresh.shape[0]! / B, fresh.shape[1]!]);
+      motion = ops.motionScore(r, T, probe.motionStrides);
+      r.dispose();
+    }
+    if (!cache) return { probe, distance: null, motion };
+    const key = probeKey(probe);
+    const slot = cache.slots.get(key);
+    if (!slot) {
+      cache.slots.set(key, fresh.clone());
+      return { probe, distance: null, motion };
+    }
+    const { distance } = ops.residualDistance(slot, fresh, { norm: probe.norm, update: true });
+    return { probe, distance, motion };
+  }
+
+  /** t_embedder(timestep) + fps_embedder(fps), [B, C]. */
+  private timeEmbedding(timestep: Float32Array, fps: Float32Array): Tensor {
+    const w = this.weights;
+    const B = timestep.length;
+    using scope = new Scope();
+    const mlp = (freq: Float32Array, [l0, l2]: [typeof w.tBlock, typeof w.tBlock], residual?: Tensor) => {
+      const f = scope.add(tensor(freq, [B, 256], { device: this.device }));
+      const h = scope.add(ops.gemm(f, l0.weight, { bias: l0.bias, activation: 'silu' }));
+      return ops.gemm(h, l2.weight, residual ? { bias: l2.bias, residual, out: residual } : { bias: l2.bias });
+    };
+    const t = mlp(timestepEmbedding(timestep), w.tEmbed);
+    mlp(timestepEmbedding(fps), w.fpsEmbed, t);
+    return t;
+  }
+
+  /** t_block(t) = Linear(SiLU(t)), [B, 6C]. */
+  private tBlock(t: Tensor): Tensor {
+    const s = ops.activate(t, 'silu');
+    const out = ops.gemm(s, this.weights.tBlock.weight, { bias: this.weights.tBlock.bias });
+    s.dispose();
+    return out;
+  }
+
+  /** scale_shift_table + rows: [G, 6, C]. */
+  private blockModulation(rows: Tensor, table: Tensor): Tensor {
+    const G = rows.shape[0]!, C = this.config.hiddenSize;
+    const r = rows.view([G, 6, C]);
+    const tbl = table.view([G, 6, C], { strides: [0, C, 1] });
+    const out = ops.add(r, tbl);
+    r.dispose();
+    tbl.dispose();
+    return out;
+  }
+
+  /** final scale_shift_table + t: [B, 2, C] (row 0 shift, row 1 scale). */
+  private finalModulation(t: Tensor): Tensor {
+    const B = t.shape[0]!, C = this.config.hiddenSize;
+    const r = t.view([B, 2, C], { strides: [C, 0, 1] });
+    const tbl = this.weights.finalScaleShift.view([B, 2, C], { strides: [0, C, 1] });
+    const out = ops.add(r, tbl);
+    r.dispose();
+    tbl.dispose();
+    return out;
+  }
+
+  private positionEmbedding(Hp: number, Wp: number, height: number, width: number): Tensor {
+    const key = `${Hp}x${Wp}@${height}x${width}`;
+    let pos = this.#posCache.get(key);
+    if (!pos) {
+      const C = this.config.hiddenSize;
+      pos = tensor(positionEmbedding2D(C, Hp, Wp, height, width, this.config.inputSqSize), [Hp * Wp, C], { device: this.device });
+      this.#posCache.set(key, pos);
+    }
+    return pos;
+  }
+}
+
+function rowOf(mods: Tensor, row: number): Tensor {
+  const [G, R, C] = mods.shape as [number, number, number];
+  return mods.view([G, C], { offset: row * C, strides: [R * C, 1] });
+}
+
+function maskArray(mask: Tensor | ArrayLike<number>[] | undefined, L: number): Uint8Array {
+  if (mask === undefined) return new Uint8Array(L).fill(1);
+  if (isTensor(mask)) {
+    if (mask.shape.length !== 2 || mask.shape[1] !== L) throw new RangeError(`mask: expected [b, ${L}], got [${mask.shape}]`);
+    return Uint8Array.from(mask.toFloat32Array(), (v) => (v !== 0 ? 1 : 0));
+  }
+  if (!Array.isArray(mask) || mask.some((r) => r.length !== L)) throw new RangeError(`mask: expected rows of ${L} values`);
+  return Uint8Array.from(mask.flatMap((r) => Array.from(r, (v) => (v !== 0 ? 1 : 0))));
+}
+
+function frameMask(xMask: ArrayLike<boolean | number>[], B: number, T: number): Uint8Array {
+  if (!Array.isArray(xMask) || xMask.length !== B || xMask.some((r) => r.length !== T)) {
+    throw new RangeError(`xMask: expected ${B} rows of ${T} frames`);
+  }
+  return Uint8Array.from(xMask.flatMap((r) => Array.from(r, (v) => (v ? 1 : 0))));
+}
+
+/** Per-frame rows [B·T, K]: frame (b, t) takes a[b] when xMask is set, else b0[b]. */
+function selectFrames(a: Tensor, b0: Tensor, xMask: Uint8Array, B: number, T: number): Tensor {
+  const K = a.shape[1]!;
+  const ha = a.toFloat32Array(), hb = b0.toFloat32Array();
+  const out = new Float32Array(B * T * K);
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < T; t++) {
+      const src = xMask[b * T + t] ? ha : hb;
+      out.set(src.subarray(b * K, (b + 1) * K), (b * T + t) * K);
+    }
+  }
+  return tensor(out, [B * T, K], { device: a.device });
+}
+
+/** Runs of clean frames: [b, first, end) for every maximal run with xMask false. */
+function cleanRuns(xMask: Uint8Array, B: number, T: number): [number, number, number][] {
+  const runs: [number, number, number][] = [];
+  for (let b = 0; b < B; b++) {
+    let t = 0;
+    while (t < T) {
+      if (xMask[b * T + t]) {
+        t++;
+        continue;
+      }
+      const start = t;
+      while (t < T && !xMask[b * T + t]) t++;
+      runs.push([b, start, t]);
+    }
+  }
+  return runs;
+}
+
+export interface LoadModelOptions extends LoadOptions {}
+
+/** Loads an STDiT3 checkpoint folder: config.json + model.safetensors. */
+export function loadModel(dir: string, options: LoadModelOptions = {}): STDiT3 {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+  } catch (e) {
+    throw new ConfigError(`cannot read ${join(dir, 'config.json')}: ${(e as Error).message}`);
+  }
+  const config = parseConfig(json);
+  const reader = SafetensorsReader.open(join(dir, 'model.safetensors'));
+  try {
+    return new STDiT3(config, loadWeights(reader, config, options), options.device ?? 'cpu', dir);
+  } finally {
+    reader.close();
+  }
+}
+

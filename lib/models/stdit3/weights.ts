@@ -1,0 +1,162 @@
+// STDiT3 parameters by their official names (a checkpoint of hpcai-tech/OpenSora-STDiT-v3 loads
+// by name), checked for presence, shape and dtype before any is used.
+import type { SafetensorsReader } from '../../io/safetensors.js';
+import type { Device, Tensor } from '../../tensor.js';
+import { headDim, outChannels, type STDiT3Config } from './config.js';
+
+export class CheckpointError extends Error {
+  override name = 'CheckpointError';
+  constructor(
+    message: string,
+    readonly tensor?: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface Linear {
+  weight: Tensor;
+  bias: Tensor;
+}
+
+export interface BlockWeights {
+  scaleShiftTable: Tensor; // [6, C]
+  qkv: Linear;
+  qNorm: Tensor; // [D]
+  kNorm: Tensor;
+  proj: Linear;
+  crossQ: Linear;
+  crossKv: Linear;
+  crossProj: Linear;
+  fc1: Linear;
+  fc2: Linear;
+}
+
+export interface STDiT3Weights {
+  patchEmbed: Linear; // weight viewed as [C, Cin·pt·ph·pw]
+  tEmbed: [Linear, Linear];
+  fpsEmbed: [Linear, Linear];
+  tBlock: Linear;
+  yProj: [Linear, Linear];
+  yNull: Tensor; // [L, caption_channels]
+  spatial: BlockWeights[];
+  temporal: BlockWeights[];
+  finalScaleShift: Tensor; // [2, C]
+  finalLinear: Linear;
+  ropeFreqs: Tensor; // [D/2]
+}
+
+/** Every parameter name with its expected shape. */
+export function parameterShapes(cfg: STDiT3Config): Map<string, number[]> {
+  const C = cfg.hiddenSize;
+  const [pt, ph, pw] = cfg.patchSize;
+  const hidden = C * cfg.mlpRatio;
+  const shapes = new Map<string, number[]>();
+  const linear = (name: string, out: number, inp: number) => {
+    shapes.set(`${name}.weight`, [out, inp]);
+    shapes.set(`${name}.bias`, [out]);
+  };
+  shapes.set('x_embedder.proj.weight', [C, cfg.inChannels, pt, ph, pw]);
+  shapes.set('x_embedder.proj.bias', [C]);
+  for (const e of ['t_embedder', 'fps_embedder']) {
+    linear(`${e}.mlp.0`, C, 256);
+    linear(`${e}.mlp.2`, C, C);
+  }
+  linear('t_block.1', 6 * C, C);
+  linear('y_embedder.y_proj.fc1', C, cfg.captionChannels);
+  linear('y_embedder.y_proj.fc2', C, C);
+  shapes.set('y_embedder.y_embedding', [cfg.modelMaxLength, cfg.captionChannels]);
+  for (const kind of ['spatial_blocks', 'temporal_blocks']) {
+    for (let i = 0; i < cfg.depth; i++) {
+      const p = `${kind}.${i}`;
+      shapes.set(`${p}.scale_shift_table`, [6, C]);
+      linear(`${p}.attn.qkv`, 3 * C, C);
+      shapes.set(`${p}.attn.q_norm.weight`, [headDim(cfg)]);
+      shapes.set(`${p}.attn.k_norm.weight`, [headDim(cfg)]);
+      linear(`${p}.attn.proj`, C, C);
+      linear(`${p}.cross_attn.q_linear`, C, C);
+      linear(`${p}.cross_attn.kv_linear`, 2 * C, C);
+      linear(`${p}.cross_attn.proj`, C, C);
+      linear(`${p}.mlp.fc1`, hidden, C);
+      linear(`${p}.mlp.fc2`, C, hidden);
+    }
+  }
+  shapes.set('final_layer.scale_shift_table', [2, C]);
+  linear('final_layer.linear', pt * ph * pw * outChannels(cfg), C);
+  shapes.set('rope.freqs', [headDim(cfg) / 2]);
+  return shapes;
+}
+
+export interface LoadOptions {
+  device?: Device;
+  /** Storage of the matrix weights: 'f32', or 'bf16' (halves memory; GEMMs accumulate in f32). */
+  dtype?: 'f32' | 'bf16';
+}
+
+const FLOAT_DTYPES = new Set(['F32', 'F16', 'BF16', 'F64']);
+
+/** Checks every parameter of the checkpoint, then loads them. */
+export function loadWeights(reader: SafetensorsReader, cfg: STDiT3Config, options: LoadOptions = {}): STDiT3Weights {
+  const shapes = parameterShapes(cfg);
+  for (const [name, shape] of shapes) {
+    const entry = reader.entries.get(name);
+    if (!entry) throw new CheckpointError(`checkpoint ${reader.path}: missing tensor "${name}" (expected shape [${shape}])`, name);
+    if (!FLOAT_DTYPES.has(entry.dtype)) {
+      throw new CheckpointError(`checkpoint ${reader.path}: tensor "${name}" has dtype ${entry.dtype}, expected a float dtype`, name);
+    }
+    if (entry.shape.length !== shape.length || entry.shape.some((d, i) => d !== shape[i])) {
+      throw new CheckpointError(
+        `checkpoint ${reader.path}: tensor "${name}" has shape [${entry.shape}], expected [${shape}] for this config`,
+        name,
+      );
+    }
+  }
+  const device = options.device ?? 'cpu';
+  const matrixDtype = options.dtype ?? 'f32';
+  const vec = (name: string) => reader.tensor(name, { device });
+  const mat = (name: string) => reader.tensor(name, { device, dtype: matrixDtype });
+  const linear = (name: string): Linear => ({ weight: mat(`${name}.weight`), bias: vec(`${name}.bias`) });
+  const block = (p: string): BlockWeights => ({
+    scaleShiftTable: vec(`${p}.scale_shift_table`),
+    qkv: linear(`${p}.attn.qkv`),
+    qNorm: vec(`${p}.attn.q_norm.weight`),
+    kNorm: vec(`${p}.attn.k_norm.weight`),
+    proj: linear(`${p}.attn.proj`),
+    crossQ: linear(`${p}.cross_attn.q_linear`),
+    crossKv: linear(`${p}.cross_attn.kv_linear`),
+    crossProj: linear(`${p}.cross_attn.proj`),
+    fc1: linear(`${p}.mlp.fc1`),
+    fc2: linear(`${p}.mlp.fc2`),
+  });
+  const C = cfg.hiddenSize;
+  const patchCols = shapes.get('x_embedder.proj.weight')!.slice(1).reduce((a, b) => a * b, 1);
+  const patchWeight = mat('x_embedder.proj.weight');
+  const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+  return {
+    patchEmbed: { weight: patchWeight.reshape([C, patchCols]), bias: vec('x_embedder.proj.bias') },
+    tEmbed: [linear('t_embedder.mlp.0'), linear('t_embedder.mlp.2')],
+    fpsEmbed: [linear('fps_embedder.mlp.0'), linear('fps_embedder.mlp.2')],
+    tBlock: linear('t_block.1'),
+    yProj: [linear('y_embedder.y_proj.fc1'), linear('y_embedder.y_proj.fc2')],
+    yNull: vec('y_embedder.y_embedding'),
+    spatial: range(cfg.depth).map((i) => block(`spatial_blocks.${i}`)),
+    temporal: range(cfg.depth).map((i) => block(`temporal_blocks.${i}`)),
+    finalScaleShift: vec('final_layer.scale_shift_table'),
+    finalLinear: linear('final_layer.linear'),
+    ropeFreqs: vec('rope.freqs'),
+  };
+}
+
+/** All tensors of a weight set, for disposal and counting. */
+export function weightTensors(w: STDiT3Weights): Tensor[] {
+  const lin = (l: Linear) => [l.weight, l.bias];
+  const blk = (b: BlockWeights) => [
+    b.scaleShiftTable, b.qNorm, b.kNorm,
+    ...[b.qkv, b.proj, b.crossQ, b.crossKv, b.crossProj, b.fc1, b.fc2].flatMap(lin),
+  ];
+  return [
+    ...lin(w.patchEmbed), ...w.tEmbed.flatMap(lin), ...w.fpsEmbed.flatMap(lin), ...lin(w.tBlock),
+    ...w.yProj.flatMap(lin), w.yNull, ...w.spatial.flatMap(blk), ...w.temporal.flatMap(blk),
+    w.finalScaleShift, ...lin(w.finalLinear), w.ropeFreqs,
+  ];
+}
