@@ -34,6 +34,8 @@ constexpr int kBlockKeys = 8 * kScoreRows;
 constexpr int kOutVecs = kLanes == 16 ? 8 : 4;
 constexpr float kLog2e = 1.4426950408889634f;
 
+#define DC_UNROLL _Pragma("GCC unroll 32")
+
 // Output rows per weights . V micro-tile for a slice of `vecs` vectors: as many accumulators as
 // the register file holds, and a divisor of the tile height.
 constexpr int out_rows(int vecs) {
@@ -163,20 +165,21 @@ void load_queries(const Plan& p, int64_t b, int64_t h, int64_t qi0, int nq, int 
 template <int C, int R>
 void score_tile(const float* const* k, const float* qt, int D, float* w) {
   Vec acc[R][C];
-  for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) acc[r][c] = vzero();
   const float* kr[R];
-  for (int r = 0; r < R; ++r) kr[r] = k[r];
+  DC_UNROLL for (int r = 0; r < R; ++r) {
+    kr[r] = k[r];
+    DC_UNROLL for (int c = 0; c < C; ++c) acc[r][c] = vzero();
+  }
   for (int d = 0; d < D; ++d) {
     Vec q[C];
-    for (int c = 0; c < C; ++c) q[c] = vload(qt + (d * C + c) * kLanes);
-    for (int r = 0; r < R; ++r) {
+    DC_UNROLL for (int c = 0; c < C; ++c) q[c] = vload(qt + (d * C + c) * kLanes);
+    DC_UNROLL for (int r = 0; r < R; ++r) {
       const Vec kv = vset(kr[r][d]);
-      for (int c = 0; c < C; ++c) acc[r][c] = vfma(kv, q[c], acc[r][c]);
+      DC_UNROLL for (int c = 0; c < C; ++c) acc[r][c] = vfma(kv, q[c], acc[r][c]);
     }
   }
-  for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) vstore(w + (r * C + c) * kLanes, acc[r][c]);
+  DC_UNROLL for (int r = 0; r < R; ++r)
+    DC_UNROLL for (int c = 0; c < C; ++c) vstore(w + (r * C + c) * kLanes, acc[r][c]);
 }
 
 template <int C, int R>
@@ -249,36 +252,38 @@ struct OutTile {
   bool last = false;     // write normalised rows to out instead of ws.acc
 };
 
-// Rows i0..i0+Ri of the tile, head_dim vectors v0..v0+Dc: acc += sum_j w[j][i] * v[j].
+// Rows i0..i0+Ri of the tile, head_dim vectors v0..v0+Dc: acc += sum_j w[j][i] * v[j]. The
+// fixed-count loops are unrolled so the accumulators stay in registers.
 template <int Ri, int Dc>
 void weighted_values(const Plan& p, Workspace& ws, int n, const OutTile& t, int i0, int v0) {
   const int last_lanes = v0 + Dc == p.vecs ? p.tail : kLanes;
   Vec acc[Ri][Dc];
-  for (int i = 0; i < Ri; ++i) {
+  DC_UNROLL for (int i = 0; i < Ri; ++i) {
     const float* prev = ws.acc + (i0 + i) * p.row + v0 * kLanes;
-    const Vec corr = vset(ws.corr[i0 + i]);
-    for (int c = 0; c < Dc; ++c) acc[i][c] = t.first ? vzero() : vmul(vload(prev + c * kLanes), corr);
+    const Vec corr = vset(t.first ? 0.f : ws.corr[i0 + i]);
+    DC_UNROLL for (int c = 0; c < Dc; ++c) acc[i][c] = t.first ? vzero() : vmul(vload(prev + c * kLanes), corr);
   }
   for (int j = 0; j < n; ++j) {
     const float* vr = ws.v[j] + v0 * kLanes;
     const float* wj = ws.w + j * t.lanes + i0;
     Vec wv[Ri];
-    for (int i = 0; i < Ri; ++i) wv[i] = vset(wj[i]);
-    for (int c = 0; c < Dc; ++c) {
+    DC_UNROLL for (int i = 0; i < Ri; ++i) wv[i] = vset(wj[i]);
+    DC_UNROLL for (int c = 0; c < Dc; ++c) {
       const Vec x = c == Dc - 1 ? vload_first(vr + c * kLanes, last_lanes) : vload(vr + c * kLanes);
-      for (int i = 0; i < Ri; ++i) acc[i][c] = vfma(wv[i], x, acc[i][c]);
+      DC_UNROLL for (int i = 0; i < Ri; ++i) acc[i][c] = vfma(wv[i], x, acc[i][c]);
     }
   }
-  for (int i = 0; i < Ri; ++i) {
+  DC_UNROLL for (int i = 0; i < Ri; ++i) {
     if (t.last) {
-      if (i0 + i >= t.nq) break;
-      float* o = t.out + (i0 + i) * t.out_stride + v0 * kLanes;
-      const Vec inv = vset(ws.inv[i0 + i]);
-      for (int c = 0; c < Dc - 1; ++c) vstore(o + c * kLanes, vmul(acc[i][c], inv));
-      vstore_first(o + (Dc - 1) * kLanes, vmul(acc[i][Dc - 1], inv), last_lanes);
+      if (i0 + i < t.nq) {
+        float* o = t.out + (i0 + i) * t.out_stride + v0 * kLanes;
+        const Vec inv = vset(ws.inv[i0 + i]);
+        DC_UNROLL for (int c = 0; c < Dc - 1; ++c) vstore(o + c * kLanes, vmul(acc[i][c], inv));
+        vstore_first(o + (Dc - 1) * kLanes, vmul(acc[i][Dc - 1], inv), last_lanes);
+      }
     } else {
       float* prev = ws.acc + (i0 + i) * p.row + v0 * kLanes;
-      for (int c = 0; c < Dc; ++c) vstore(prev + c * kLanes, acc[i][c]);
+      DC_UNROLL for (int c = 0; c < Dc; ++c) vstore(prev + c * kLanes, acc[i][c]);
     }
   }
 }
