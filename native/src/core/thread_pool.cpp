@@ -32,7 +32,9 @@ class ThreadPool {
     stop_workers();
     size_ = n;
     stopping_ = false;
-    for (int i = 1; i < n; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+    // A new worker starts from the current generation: an earlier job's ctx is gone by now.
+    for (int i = 1; i < n; ++i)
+      workers_.emplace_back([this, i, seen = generation_] { worker_loop(i, seen); });
   }
 
   void run(int64_t n, int64_t min_chunk, RangeFn fn, void* ctx) {
@@ -70,9 +72,8 @@ class ThreadPool {
     if (begin < end) job.fn(job.ctx, begin, end);
   }
 
-  void worker_loop(int index) {
+  void worker_loop(int index, uint64_t seen) {
     in_worker_ = true;
-    uint64_t seen = 0;
     for (;;) {
       {
         std::unique_lock<std::mutex> lock(mu_);
