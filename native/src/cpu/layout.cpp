@@ -1,4 +1,6 @@
 // ISA-independent layout kernels: patchify/unpatchify, strided copies with conversion, fills.
+// Each walks memory in the order that keeps both sides sequential (or the scattered side in L1),
+// and splits the work across the thread pool once there is enough of it.
 #include <cstring>
 
 #include "../core/half.h"
@@ -9,129 +11,266 @@ namespace dc::cpu {
 
 namespace {
 
-template <class T>
-double load_as_double(const void* p, int64_t i) {
-  return double(static_cast<const T*>(p)[i]);
-}
+// Elements per unit of copy/fill work: long runs are cut so that one tensor still spreads over
+// every thread.
+constexpr int64_t kPiece = 1 << 16;
 
-double load_element(dc_dtype dt, const void* p, int64_t i) {
-  switch (dt) {
-    case DC_F32: return load_as_double<float>(p, i);
-    case DC_F16: return double(half_to_float(static_cast<const uint16_t*>(p)[i]));
-    case DC_BF16: return double(bf16_to_float(static_cast<const uint16_t*>(p)[i]));
-    case DC_I32: return load_as_double<int32_t>(p, i);
-    case DC_I64: return load_as_double<int64_t>(p, i);
-    case DC_U8: return load_as_double<uint8_t>(p, i);
-  }
-  return 0;
-}
+// Up to two strided tensors of one shape, with dims of size 1 dropped and neighbouring dims merged
+// where both tensors are dense across them. The last dim is the inner run; the others are rows.
+struct Layout2 {
+  int nd = 0;
+  int64_t shape[DC_MAX_DIMS] = {};
+  int64_t s1[DC_MAX_DIMS] = {};
+  int64_t s2[DC_MAX_DIMS] = {};
 
-void store_element(dc_dtype dt, void* p, int64_t i, double v) {
-  switch (dt) {
-    case DC_F32: static_cast<float*>(p)[i] = float(v); break;
-    case DC_F16: static_cast<uint16_t*>(p)[i] = float_to_half(float(v)); break;
-    case DC_BF16: static_cast<uint16_t*>(p)[i] = float_to_bf16(float(v)); break;
-    case DC_I32: static_cast<int32_t*>(p)[i] = int32_t(v); break;
-    case DC_I64: static_cast<int64_t*>(p)[i] = int64_t(v); break;
-    case DC_U8: static_cast<uint8_t*>(p)[i] = uint8_t(v != 0); break;
-  }
-}
-
-// Offsets of element `i` (row-major over `shape`) in two strided tensors.
-struct PairIndexer {
-  int nd;
-  const int64_t* shape;
-  const int64_t* s1;
-  const int64_t* s2;
-  void offsets(int64_t i, int64_t* o1, int64_t* o2) const {
-    int64_t a = 0, b = 0;
-    for (int d = nd - 1; d >= 0; --d) {
-      const int64_t idx = i % shape[d];
-      i /= shape[d];
-      a += idx * s1[d];
-      b += idx * s2[d];
+  Layout2(int ndim, const int64_t* shp, const int64_t* a, const int64_t* b) {
+    for (int i = 0; i < ndim; ++i) {
+      if (shp[i] == 1) continue;
+      if (nd > 0 && s1[nd - 1] == shp[i] * a[i] && s2[nd - 1] == shp[i] * b[i]) {
+        shape[nd - 1] *= shp[i];
+        s1[nd - 1] = a[i];
+        s2[nd - 1] = b[i];
+      } else {
+        shape[nd] = shp[i];
+        s1[nd] = a[i];
+        s2[nd] = b[i];
+        ++nd;
+      }
     }
-    *o1 = a;
-    *o2 = b;
+    if (nd == 0) {  // a single element
+      shape[0] = 1;
+      s1[0] = s2[0] = 1;
+      nd = 1;
+    }
+  }
+  int64_t inner() const { return shape[nd - 1]; }
+  int64_t rows() const {
+    int64_t r = 1;
+    for (int i = 0; i + 1 < nd; ++i) r *= shape[i];
+    return r;
   }
 };
 
-}  // namespace
+// Offsets of the current row of a Layout2, advanced with additions.
+struct RowCursor {
+  const Layout2& l;
+  int64_t idx[DC_MAX_DIMS] = {};
+  int64_t o1 = 0, o2 = 0;
 
-void copy(const dc_tensor* dst, const dc_tensor* src) {
-  const int64_t n = dst->numel();
-  const size_t es = dc_dtype_size(dst->dtype);
-  void* d = dst->data();
-  const void* s = src->data();
-  if (dst->dtype == src->dtype && dst->contiguous() && src->contiguous()) {
-    if (d != s) std::memmove(d, s, size_t(n) * es);
-    return;
+  RowCursor(const Layout2& layout, int64_t row) : l(layout) {
+    for (int i = l.nd - 2; i >= 0; --i) {
+      idx[i] = row % l.shape[i];
+      row /= l.shape[i];
+      o1 += idx[i] * l.s1[i];
+      o2 += idx[i] * l.s2[i];
+    }
   }
-  const int64_t last = dst->ndim ? dst->shape[dst->ndim - 1] : 1;
-  const bool rows_dense = dst->ndim && dst->dtype == src->dtype && dst->strides[dst->ndim - 1] == 1 &&
-                          src->strides[src->ndim - 1] == 1;
-  const PairIndexer ix{dst->ndim, dst->shape, dst->strides, src->strides};
-  if (rows_dense) {
-    parallel_for(n / last, 64, [&](int64_t b, int64_t e) {
-      for (int64_t r = b; r < e; ++r) {
-        int64_t od, os;
-        ix.offsets(r * last, &od, &os);
-        std::memcpy(static_cast<char*>(d) + od * es, static_cast<const char*>(s) + os * es,
-                    size_t(last) * es);
+  void next() {
+    for (int i = l.nd - 2; i >= 0; --i) {
+      o1 += l.s1[i];
+      o2 += l.s2[i];
+      if (++idx[i] < l.shape[i]) return;
+      o1 -= idx[i] * l.s1[i];
+      o2 -= idx[i] * l.s2[i];
+      idx[i] = 0;
+    }
+  }
+};
+
+// Calls run(o1, o2, first, count) for pieces of the inner runs of `l`, in parallel: o1/o2 are the
+// element offsets of the run's start, [first, first + count) the part of the run to do.
+template <class Run>
+void for_each_piece(const Layout2& l, Run&& run) {
+  const int64_t n = l.inner(), pieces = (n + kPiece - 1) / kPiece, piece = (n + pieces - 1) / pieces;
+  const int64_t units = l.rows() * pieces;
+  parallel_for(units, 1 + kPiece / n, [&](int64_t begin, int64_t end) {
+    RowCursor row(l, begin / pieces);
+    int64_t p = begin % pieces;
+    for (int64_t u = begin; u < end; ++u) {
+      const int64_t first = p * piece;
+      run(row.o1, row.o2, first, (n - first < piece ? n - first : piece));
+      if (++p == pieces) {
+        p = 0;
+        row.next();
       }
-    });
-    return;
-  }
-  parallel_for(n, 1 << 14, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) {
-      int64_t od, os;
-      ix.offsets(i, &od, &os);
-      store_element(dst->dtype, d, od, load_element(src->dtype, s, os));
     }
   });
 }
 
-void fill(const dc_tensor* t, double value) {
-  const int64_t n = t->numel();
-  void* p = t->data();
-  if (value == 0 && t->contiguous()) {
-    std::memset(p, 0, size_t(n) * dc_dtype_size(t->dtype));
-    return;
-  }
-  const int64_t zero[DC_MAX_DIMS] = {};
-  const PairIndexer ix{t->ndim, t->shape, t->strides, zero};
-  for (int64_t i = 0; i < n; ++i) {
-    int64_t o, unused;
-    ix.offsets(i, &o, &unused);
-    store_element(t->dtype, p, o, value);
+// Element types with their conversion through double (the widest common type).
+struct F32 {
+  using T = float;
+  static double get(T v) { return v; }
+  static T put(double v) { return float(v); }
+};
+struct F16 {
+  using T = uint16_t;
+  static double get(T v) { return half_to_float(v); }
+  static T put(double v) { return float_to_half(float(v)); }
+};
+struct BF16 {
+  using T = uint16_t;
+  static double get(T v) { return bf16_to_float(v); }
+  static T put(double v) { return float_to_bf16(float(v)); }
+};
+struct I32 {
+  using T = int32_t;
+  static double get(T v) { return v; }
+  static T put(double v) { return int32_t(v); }
+};
+struct I64 {
+  using T = int64_t;
+  static double get(T v) { return double(v); }
+  static T put(double v) { return int64_t(v); }
+};
+struct U8 {  // also boolean masks: any non-zero value stores as 1
+  using T = uint8_t;
+  static double get(T v) { return v; }
+  static T put(double v) { return uint8_t(v != 0); }
+};
+
+template <class F>
+auto with_kind(dc_dtype dt, F&& f) {
+  switch (dt) {
+    case DC_F16: return f(F16{});
+    case DC_BF16: return f(BF16{});
+    case DC_I32: return f(I32{});
+    case DC_I64: return f(I64{});
+    case DC_U8: return f(U8{});
+    default: return f(F32{});
   }
 }
 
-// Both directions walk tokens; `to_tokens` selects gather (patchify) or scatter (unpatchify).
-template <bool to_tokens>
-static void patch_walk(const PatchArgs& a) {
-  const int64_t S = a.Hp * a.Wp, tokens = a.Tp * S, P = int64_t(a.pt) * a.ph * a.pw;
-  const int64_t cols = P * a.token_channels;
-  float* video = static_cast<float*>(a.video);
-  float* tok = static_cast<float*>(a.tokens);
-  parallel_for(a.B * tokens, 64, [&](int64_t begin, int64_t end) {
-    for (int64_t bt = begin; bt < end; ++bt) {
-      const int64_t b = bt / tokens, n = bt % tokens;
-      const int64_t tp = n / S, hp = (n % S) / a.Wp, wp = n % a.Wp;
-      float* row = tok + bt * cols;
+template <class D, class S>
+void convert_run(typename D::T* d, int64_t ds, const typename S::T* s, int64_t ss, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) d[i * ds] = D::put(S::get(s[i * ss]));
+}
+
+template <class T>
+void strided_run(T* d, int64_t ds, const T* s, int64_t ss, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) d[i * ds] = s[i * ss];
+}
+
+template <class T>
+void fill_run(T* d, int64_t ds, T v, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) d[i * ds] = v;
+}
+
+// Same dtype: byte copies of dense runs, else element moves of the dtype's width.
+void copy_same(const Layout2& l, char* d, const char* s, size_t es) {
+  const int64_t ds = l.s1[l.nd - 1], ss = l.s2[l.nd - 1];
+  for_each_piece(l, [&](int64_t od, int64_t os, int64_t first, int64_t n) {
+    char* dp = d + (od + first * ds) * int64_t(es);
+    const char* sp = s + (os + first * ss) * int64_t(es);
+    if (ds == 1 && ss == 1) {
+      std::memcpy(dp, sp, size_t(n) * es);
+      return;
+    }
+    switch (es) {
+      case 1: strided_run(dp, ds, sp, ss, n); break;
+      case 2: strided_run(reinterpret_cast<uint16_t*>(dp), ds, reinterpret_cast<const uint16_t*>(sp), ss, n); break;
+      case 4: strided_run(reinterpret_cast<uint32_t*>(dp), ds, reinterpret_cast<const uint32_t*>(sp), ss, n); break;
+      default: strided_run(reinterpret_cast<uint64_t*>(dp), ds, reinterpret_cast<const uint64_t*>(sp), ss, n); break;
+    }
+  });
+}
+
+bool overlaps(const void* a, const void* b, size_t bytes) {
+  const char* x = static_cast<const char*>(a);
+  const char* y = static_cast<const char*>(b);
+  return x < y + bytes && y < x + bytes;
+}
+
+}  // namespace
+
+void copy(const dc_tensor* dst, const dc_tensor* src) {
+  const size_t es = dc_dtype_size(dst->dtype);
+  void* d = dst->data();
+  const void* s = src->data();
+  if (dst->dtype == src->dtype && dst->contiguous() && src->contiguous()) {
+    const size_t bytes = size_t(dst->numel()) * es;
+    if (d == s) return;
+    if (overlaps(d, s, bytes)) {  // a shift within one buffer: memmove's order matters
+      std::memmove(d, s, bytes);
+      return;
+    }
+  }
+  const Layout2 l(dst->ndim, dst->shape, dst->strides, src->strides);
+  if (dst->dtype == src->dtype) {
+    copy_same(l, static_cast<char*>(d), static_cast<const char*>(s), es);
+    return;
+  }
+  const int64_t ds = l.s1[l.nd - 1], ss = l.s2[l.nd - 1];
+  with_kind(dst->dtype, [&](auto dk) {
+    with_kind(src->dtype, [&](auto sk) {
+      using D = decltype(dk);
+      using S = decltype(sk);
+      auto* dp = static_cast<typename D::T*>(d);
+      const auto* sp = static_cast<const typename S::T*>(s);
+      for_each_piece(l, [&](int64_t od, int64_t os, int64_t first, int64_t n) {
+        convert_run<D, S>(dp + od + first * ds, ds, sp + os + first * ss, ss, n);
+      });
+    });
+  });
+}
+
+void fill(const dc_tensor* t, double value) {
+  void* p = t->data();
+  const int64_t zero[DC_MAX_DIMS] = {};
+  const Layout2 l(t->ndim, t->shape, t->strides, zero);
+  const int64_t ds = l.s1[l.nd - 1];
+  with_kind(t->dtype, [&](auto k) {
+    using K = decltype(k);
+    const typename K::T v = K::put(value);
+    auto* base = static_cast<typename K::T*>(p);
+    for_each_piece(l, [&](int64_t o, int64_t, int64_t first, int64_t n) {
+      fill_run(base + o + first * ds, ds, v, n);
+    });
+  });
+}
+
+// Both directions go strip by strip: a strip is the Wp tokens of one (sample, frame patch, row
+// patch), contiguous on the token side, and covers pt x ph whole rows of every channel on the video
+// side, so each side is read or written sequentially and the strip's tokens stay in L1.
+namespace {
+
+struct Strip {
+  int64_t b, tp, hp;
+  Strip(const PatchArgs& a, int64_t i) : b(i / (a.Tp * a.Hp)), tp((i / a.Hp) % a.Tp), hp(i % a.Hp) {}
+};
+
+int64_t strip_grain(const PatchArgs& a) {
+  const int64_t per_strip = a.Wp * int64_t(a.pt) * a.ph * a.pw * a.token_channels;
+  return 1 + (1 << 14) / (per_strip ? per_strip : 1);
+}
+
+}  // namespace
+
+void patchify(const PatchArgs& a) {
+  const int64_t P = int64_t(a.pt) * a.ph * a.pw, cols = P * a.C, full = a.W / a.pw;
+  const float* video = static_cast<const float*>(a.video);
+  float* tokens = static_cast<float*>(a.tokens);
+  parallel_for(a.B * a.Tp * a.Hp, strip_grain(a), [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const Strip st(a, i);
+      float* strip = tokens + i * a.Wp * cols;
       for (int64_t c = 0; c < a.C; ++c) {
         for (int it = 0; it < a.pt; ++it) {
           for (int ih = 0; ih < a.ph; ++ih) {
-            for (int iw = 0; iw < a.pw; ++iw) {
-              const int64_t t = tp * a.pt + it, h = hp * a.ph + ih, w = wp * a.pw + iw;
-              const bool inside = t < a.T && h < a.H && w < a.W;
-              const int64_t vo = b * a.video_sb + c * a.video_sc + t * a.video_st +
-                                 h * a.video_sh + w * a.video_sw;
-              const int64_t pos = (int64_t(it) * a.ph + ih) * a.pw + iw;
-              if (to_tokens) {
-                row[c * P + pos] = inside ? video[vo] : 0.f;
-              } else if (inside) {
-                video[vo] = row[pos * a.token_channels + c];
+            const int64_t t = st.tp * a.pt + it, h = st.hp * a.ph + ih;
+            float* dst = strip + c * P + (int64_t(it) * a.ph + ih) * a.pw;
+            if (t >= a.T || h >= a.H) {
+              for (int64_t wp = 0; wp < a.Wp; ++wp)
+                for (int iw = 0; iw < a.pw; ++iw) dst[wp * cols + iw] = 0.f;
+              continue;
+            }
+            const float* src = video + st.b * a.video_sb + c * a.video_sc + t * a.video_st + h * a.video_sh;
+            for (int64_t wp = 0; wp < full; ++wp)
+              for (int iw = 0; iw < a.pw; ++iw) dst[wp * cols + iw] = src[(wp * a.pw + iw) * a.video_sw];
+            for (int64_t wp = full; wp < a.Wp; ++wp) {
+              for (int iw = 0; iw < a.pw; ++iw) {
+                const int64_t w = wp * a.pw + iw;
+                dst[wp * cols + iw] = w < a.W ? src[w * a.video_sw] : 0.f;
               }
             }
           }
@@ -141,8 +280,30 @@ static void patch_walk(const PatchArgs& a) {
   });
 }
 
-void patchify(const PatchArgs& a) { patch_walk<true>(a); }
-void unpatchify(const PatchArgs& a) { patch_walk<false>(a); }
+void unpatchify(const PatchArgs& a) {
+  const int64_t Ct = a.token_channels, cols = int64_t(a.pt) * a.ph * a.pw * Ct;
+  float* video = static_cast<float*>(a.video);
+  const float* tokens = static_cast<const float*>(a.tokens);
+  parallel_for(a.B * a.Tp * a.Hp, strip_grain(a), [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const Strip st(a, i);
+      const float* strip = tokens + i * a.Wp * cols;
+      for (int64_t c = 0; c < a.C; ++c) {
+        for (int it = 0; it < a.pt; ++it) {
+          for (int ih = 0; ih < a.ph; ++ih) {
+            const int64_t t = st.tp * a.pt + it, h = st.hp * a.ph + ih;
+            if (t >= a.T || h >= a.H) continue;  // padding: cropped
+            float* dst = video + st.b * a.video_sb + c * a.video_sc + t * a.video_st + h * a.video_sh;
+            const float* src = strip + (int64_t(it) * a.ph + ih) * a.pw * Ct + c;
+            for (int64_t wp = 0, w = 0; w < a.W; ++wp)
+              for (int iw = 0; iw < a.pw && w < a.W; ++iw, ++w)
+                dst[w * a.video_sw] = src[wp * cols + iw * Ct];
+          }
+        }
+      }
+    }
+  });
+}
 
 const KernelTable& kernels() {
   switch (dc_cpu_isa()) {
