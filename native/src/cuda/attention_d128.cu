@@ -1,0 +1,8 @@
+// Tensor-core attention for head_dim 128 (f16 and bf16 compute).
+#include "attention_tc.cuh"
+
+namespace dc::cuda {
+
+dc_status attention_tc_d128(const AttentionArgs& a) { return attn::launch_tc_for_dtype<128>(a); }
+
+}  // namespace dc::cuda
