@@ -51,7 +51,7 @@ export class ResidualCache {
     return b;
   }
 
-  clear(): void {
+  dispose(): void {
     this.sum?.dispose();
     this.sum = null;
     for (const s of this.slots.values()) s.dispose();
@@ -59,6 +59,6 @@ export class ResidualCache {
   }
 
   [Symbol.dispose](): void {
-    this.clear();
+    this.dispose();
   }
 }

@@ -1,0 +1,46 @@
+// The authors' codebooks and MoReg constants, and the rule that adapts them to other step counts.
+import type { AdaCacheSpec, MoRegSpec } from './policy.js';
+
+export const CODEBOOK_30_FAST: [number, number][] = [[0.08, 6], [0.16, 5], [0.24, 4], [0.32, 3], [0.4, 2], [1.0, 1]];
+export const CODEBOOK_30_SLOW: [number, number][] = [[0.08, 3], [0.16, 2], [0.24, 1], [0.32, 1], [0.4, 1], [1.0, 1]];
+export const CODEBOOK_100: [number, number][] = [[0.03, 12], [0.05, 10], [0.07, 8], [0.09, 6], [0.11, 4], [1.0, 3]];
+
+/** Official MoReg constants for 30 sampling steps. */
+export const MOREG_30: MoRegSpec = { strides: [1], steps: [4, 26], hyp: [0.385, 8, 1, 2], mogradMul: 10 };
+
+export type PresetName = 'adacache-fast' | 'adacache-slow' | 'adacache-100' | 'adacache-fast-moreg' | 'adacache-slow-moreg';
+export const PRESET_NAMES: readonly string[] = ['none', 'fixed-2', 'fixed-3', 'adacache-fast', 'adacache-slow', 'adacache-100', 'adacache-fast-moreg', 'adacache-slow-moreg'];
+
+/**
+ * A codebook for `steps` sampling steps. The distance the codebook reads is a change per step,
+ * which shrinks about as 1/steps, while a rate counts steps, which grow with them. So from the
+ * nearest published codebook (30 steps, or 100 for 65 and more) thresholds are scaled by
+ * base/steps and rates by steps/base (rounded, at least 1). At 30 and 100 steps the authors'
+ * codebooks come back unchanged.
+ */
+export function scaleCodebook(codebook: [number, number][], base: number, steps: number): [number, number][] {
+  if (steps === base) return codebook.map(([t, r]) => [t, r]);
+  const k = steps / base;
+  return codebook.map(([t, r], i) => [i === codebook.length - 1 ? t : t / k, Math.max(1, Math.round(r * k))]);
+}
+
+/** The MoReg window of 30 steps, (4, 26), as the same fractions of `steps`. */
+export function scaleMoreg(m: MoRegSpec, base: number, steps: number): MoRegSpec {
+  const at = (s: number) => Math.max(1, Math.min(steps, Math.round((s / base) * steps)));
+  return { ...m, strides: [...m.strides], hyp: [...m.hyp], steps: steps === base ? [...m.steps] : [at(m.steps[0]), at(m.steps[1])] };
+}
+
+/** AdaCache spec of a preset for a model of `depth` blocks sampled in `steps` steps. */
+export function adaCachePreset(name: PresetName, steps: number, depth: number): AdaCacheSpec {
+  const base = name === 'adacache-100' || (steps >= 65 && name !== 'adacache-slow' && name !== 'adacache-slow-moreg') ? 100 : 30;
+  const source = base === 100 ? CODEBOOK_100 : name.startsWith('adacache-slow') ? CODEBOOK_30_SLOW : CODEBOOK_30_FAST;
+  const moregBase = base === 100 ? { ...MOREG_30, steps: [10, 90] as [number, number] } : MOREG_30;
+  return {
+    kind: 'adacache',
+    codebook: scaleCodebook(source, base, steps),
+    cacheRes: 't-attn',
+    cacheLoc: [Math.max(0, Math.floor(depth / 2) - 1)],
+    distance: 'l1',
+    ...(name.endsWith('-moreg') ? { moreg: scaleMoreg(moregBase, base, steps) } : {}),
+  };
+}

@@ -1,0 +1,230 @@
+// Text-to-video generation: caption → CFG batch → rectified-flow sampling with a caching policy.
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+
+import { createPolicy, type CacheOption } from './cache/index.js';
+import type { Evaluation } from './cache/policy.js';
+import type { CaptionState, STDiT3 } from './models/stdit3/model.js';
+import { denoise, type DenoiseSummary, type StepInfo } from './sampling/denoise.js';
+import { gaussianNoise } from './sampling/noise.js';
+import { samplingSchedule } from './sampling/rflow.js';
+import { empty, tensor, type Tensor } from './tensor.js';
+import { Vocabulary } from './text/vocabulary.js';
+import { Scope } from './util/scope.js';
+
+export interface ConditioningOptions {
+  /** nominal frames per second (default 24) */
+  fps?: number;
+  /** nominal pixel height and width (default 8 × latent size) */
+  height?: number;
+  width?: number;
+  /** nominal frame count (default 4 × latent frames) */
+  numFrames?: number;
+}
+
+export interface GenerateOptions extends ConditioningOptions {
+  /** caption words in the model's vocabulary (one prompt per video) */
+  prompt?: string | string[];
+  /** or caption embeddings [b, 1, L, caption_channels] with mask [b][L] */
+  y?: Tensor;
+  mask?: number[][];
+  /** initial noise [b, C, T, H, W], or a seed for the portable PRNG (sampling/noise.ts) */
+  noise?: Tensor | Float32Array;
+  seed?: number;
+  /** default: the config's scheduler (30 steps, CFG 7) */
+  steps?: number;
+  cfgScale?: number;
+  /** 'none' (default), a preset ('adacache-fast', 'fixed-2', ...), a spec or a policy */
+  cache?: CacheOption;
+  onStep?: (info: StepInfo) => void;
+  signal?: AbortSignal;
+}
+
+export interface GenerationTrace {
+  policy: string;
+  steps: number;
+  /** 1-based steps whose blocks ran */
+  computedSteps: number[];
+  evaluations: Evaluation[];
+  stepMs: number[];
+  totalMs: number;
+  /** peak bytes of the residual cache (one summed residual + probe slots) */
+  cacheBytes: number;
+  /** bytes the per-block formulation would hold: two residuals for each of the 2·depth blocks */
+  perBlockCacheBytes: number;
+}
+
+export interface GenerationResult {
+  /** [b, C, T, H, W] */
+  latent: Tensor;
+  trace: GenerationTrace;
+}
+
+const vocabularies = new Map<string, Vocabulary>();
+
+/** The caption encoder of a model loaded from a folder with vocab.json. */
+export function vocabularyOf(model: STDiT3): Vocabulary {
+  if (!model.dir) throw new Error('this model was not loaded from a folder: pass y and mask instead of a prompt');
+  let v = vocabularies.get(model.dir);
+  if (!v) {
+    v = Vocabulary.load(model.dir);
+    vocabularies.set(model.dir, v);
+  }
+  return v;
+}
+
+/** Caption embeddings of `prompts` and of the null caption, as one CFG batch [cond; uncond]. */
+export function cfgCaption(model: STDiT3, y: Tensor, mask: number[][]): CaptionState {
+  const [b, , L, Cc] = y.shape as [number, number, number, number];
+  using scope = new Scope();
+  const yIn = scope.add(empty([2 * b, 1, L, Cc], { device: model.device }));
+  scope.add(yIn.view([b, 1, L, Cc])).copyFrom(y);
+  const yNull = model.weights.yNull;
+  for (let i = 0; i < b; i++) {
+    scope.add(yIn.view([1, 1, L, Cc], { offset: (b + i) * L * Cc })).copyFrom(scope.add(yNull.view([1, 1, L, Cc])));
+  }
+  return model.encodeCaption(yIn, [...mask, ...mask]);
+}
+
+export interface ResolvedGeneration {
+  z: Tensor;
+  caption: CaptionState;
+  y: Tensor;
+  mask: number[][];
+  steps: number;
+  cfgScale: number;
+  fps: number;
+  height: number;
+  width: number;
+  numFrames: number;
+}
+
+/** Resolves defaults and validates the options of a generation. */
+export function resolveGeneration(model: STDiT3, o: GenerateOptions): ResolvedGeneration {
+  const cfg = model.config;
+  let y = o.y;
+  let mask = o.mask;
+  if (o.prompt !== undefined) {
+    if (y) throw new TypeError('give either prompt or y, not both');
+    const prompts = Array.isArray(o.prompt) ? o.prompt : [o.prompt];
+    const enc = vocabularyOf(model).encode(prompts, model.device);
+    y = enc.y;
+    mask = enc.mask;
+  }
+  if (!y) throw new TypeError('generate: a prompt (or y and mask) is required');
+  const b = y.shape[0]!;
+  mask ??= Array.from({ length: b }, () => new Array<number>(y!.shape[2]!).fill(1));
+  const [T0, H0, W0] = cfg.latentBuckets[0]!;
+  let shape: [number, number, number, number, number];
+  if (o.noise !== undefined && !(o.noise instanceof Float32Array)) {
+    if (o.noise.shape.length !== 5 || o.noise.shape[0] !== b || o.noise.shape[1] !== cfg.inChannels) {
+      throw new RangeError(`noise: expected [${b}, ${cfg.inChannels}, T, H, W], got [${o.noise.shape}]`);
+    }
+    shape = o.noise.shape as typeof shape;
+  } else {
+    const dim = (v: number | undefined, per: number, fallback: number, name: string) => {
+      if (v === undefined) return fallback;
+      if (!Number.isInteger(v) || v <= 0 || v % per !== 0) throw new RangeError(`${name} must be a positive multiple of ${per}, got ${v}`);
+      return v / per;
+    };
+    shape = [b, cfg.inChannels, dim(o.numFrames, 4, T0, 'numFrames'), dim(o.height, 8, H0, 'height'), dim(o.width, 8, W0, 'width')];
+  }
+  const [, , T, H, W] = shape;
+  const n = shape.reduce((a, c) => a * c, 1);
+  let z: Tensor;
+  if (o.noise instanceof Float32Array) {
+    if (o.noise.length !== n) throw new RangeError(`noise: expected ${n} values for [${shape}], got ${o.noise.length}`);
+    z = tensor(o.noise, shape, { device: model.device, copy: true });
+  } else if (o.noise) {
+    z = o.noise.to(model.device, 'f32');
+  } else {
+    const seed = o.seed ?? 0;
+    z = tensor(gaussianNoise(seed, n), shape, { device: model.device });
+  }
+  const steps = o.steps ?? cfg.scheduler.numSamplingSteps;
+  const cfgScale = o.cfgScale ?? cfg.scheduler.cfgScale;
+  if (!Number.isFinite(cfgScale)) throw new TypeError('cfgScale must be a finite number');
+  return {
+    z,
+    caption: cfgCaption(model, y, mask),
+    y,
+    mask,
+    steps,
+    cfgScale,
+    fps: o.fps ?? 24,
+    height: o.height ?? 8 * H,
+    width: o.width ?? 8 * W,
+    numFrames: o.numFrames ?? 4 * T,
+  };
+}
+
+/** The generation as a step generator: each next() runs one denoising step. */
+export function* generationSteps(model: STDiT3, o: GenerateOptions): Generator<StepInfo, GenerationResult, void> {
+  const started = performance.now();
+  const r = resolveGeneration(model, o);
+  const policy = createPolicy(o.cache, r.steps, model.config.depth);
+  const { timesteps, dt } = samplingSchedule({
+    steps: r.steps,
+    height: r.height,
+    width: r.width,
+    numFrames: r.numFrames,
+    useTimestepTransform: model.config.scheduler.useTimestepTransform,
+    numTimesteps: model.config.scheduler.numTimesteps,
+  });
+  let summary: DenoiseSummary;
+  try {
+    summary = yield* denoise(model, {
+      z: r.z,
+      caption: r.caption,
+      timesteps,
+      dt,
+      cfgScale: r.cfgScale,
+      fps: r.fps,
+      height: r.height,
+      width: r.width,
+      policy,
+      ...(o.signal ? { signal: o.signal } : {}),
+    });
+  } catch (e) {
+    r.z.dispose();
+    throw e;
+  } finally {
+    r.caption.dispose();
+  }
+  const [B, , T, H, W] = r.z.shape as number[];
+  const [pt, ph, pw] = model.config.patchSize;
+  const activation = 2 * B! * Math.ceil(T! / pt) * Math.ceil(H! / ph) * Math.ceil(W! / pw) * model.config.hiddenSize * 4;
+  return {
+    latent: r.z,
+    trace: {
+      policy: policy.name,
+      steps: r.steps,
+      computedSteps: summary.computedSteps,
+      evaluations: [...policy.evaluations],
+      stepMs: summary.stepMs,
+      totalMs: performance.now() - started,
+      cacheBytes: summary.cacheBytes,
+      perBlockCacheBytes: policy.caches ? 2 * 2 * model.config.depth * activation : 0,
+    },
+  };
+}
+
+/** Runs a generation on the calling thread. */
+export function generateSync(model: STDiT3, options: GenerateOptions): GenerationResult {
+  const it = generationSteps(model, options);
+  for (;;) {
+    const r = it.next();
+    if (r.done) return r.value;
+    options.onStep?.(r.value);
+  }
+}
+
+/** Runs a generation, returning to the event loop between steps. */
+export async function generate(model: STDiT3, options: GenerateOptions): Promise<GenerationResult> {
+  const it = generationSteps(model, options);
+  for (;;) {
+    await yieldToLoop();
+    const r = it.next();
+    if (r.done) return r.value;
+    options.onStep?.(r.value);
+  }
+}
