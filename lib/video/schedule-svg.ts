@@ -1,0 +1,226 @@
+// A caching schedule as a self-contained SVG chart: the residual distance (and its regularised value)
+// against the left axis, the cache rate against the right axis, and a strip under the plot marking
+// which steps ran the model and which reused the cache.
+import { niceTicks } from './axis-ticks.js';
+
+export interface ScheduleEvaluation {
+  /** 1-based denoising step at which the distance was measured. */
+  step: number;
+  distance: number;
+  /** The distance after regularisation (MoReg), when the run regularises. */
+  distanceReg?: number;
+  /** The cache rate chosen from this evaluation: steps until the next computation. */
+  rate: number;
+}
+
+export interface ScheduleTrace {
+  steps: number;
+  /** 1-based steps at which the model was run. */
+  computedSteps: number[];
+  evaluations: ScheduleEvaluation[];
+  title?: string;
+}
+
+const WIDTH = 760;
+const HEIGHT = 420;
+const PLOT = { left: 72, right: WIDTH - 72, top: 96, bottom: HEIGHT - 92 };
+const STRIP = { top: PLOT.bottom + 10, height: 12 };
+const COLOR = {
+  distance: '#2563eb',
+  distanceReg: '#ea580c',
+  rate: '#16a34a',
+  computed: '#334155',
+  cached: '#e2e8f0',
+  grid: '#e5e7eb',
+  axis: '#6b7280',
+  text: '#111827',
+};
+const FONT = "font-family=\"system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif\"";
+
+/** The chart as SVG text. Non-finite distances are left out of the lines rather than distorting the axes. */
+export function scheduleSvg(trace: ScheduleTrace): string {
+  checkTrace(trace);
+  const { steps, evaluations } = trace;
+  const computed = new Set(trace.computedSteps);
+  const hasReg = evaluations.some((e) => e.distanceReg !== undefined && Number.isFinite(e.distanceReg));
+  const distances = evaluations.flatMap((e) => [e.distance, e.distanceReg ?? 0]).filter(Number.isFinite);
+  const yTicks = niceTicks(Math.max(0, ...distances), 5);
+  // One step of headroom keeps the highest rate off the plot's top edge.
+  const maxRate = Math.max(1, ...evaluations.map((e) => e.rate)) + 1;
+  const rateTicks = niceTicks(maxRate, Math.min(5, maxRate), true);
+
+  const plotW = PLOT.right - PLOT.left;
+  const plotH = PLOT.bottom - PLOT.top;
+  const cell = plotW / steps;
+  // Step s sits at the centre of its cell in the strip, so lines and strip line up.
+  const x = (step: number) => PLOT.left + (step - 0.5) * cell;
+  // Several evaluations in one step (one per evaluating block) spread across the step's cell.
+  const evalX = spreadWithinSteps(evaluations).map((offset, i) => x(evaluations[i]!.step) + offset * cell);
+  const yDist = (v: number) => PLOT.bottom - (v / yTicks.max) * plotH;
+  const yRate = (v: number) => PLOT.bottom - (v / rateTicks.max) * plotH;
+
+  const parts: string[] = [];
+  const title = trace.title ?? 'Caching schedule';
+  const cachedCount = steps - computed.size;
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" ${FONT} font-size="12" fill="${COLOR.text}">`,
+    `<title>${escapeXml(title)}</title>`,
+    `<rect width="${WIDTH}" height="${HEIGHT}" fill="#ffffff"/>`,
+    `<text x="${PLOT.left}" y="28" font-size="16" font-weight="600">${escapeXml(title)}</text>`,
+    `<text x="${PLOT.left}" y="48" fill="${COLOR.axis}">${computed.size} of ${steps} steps computed, ${cachedCount} served from the cache (${formatPercent(cachedCount / steps)})</text>`,
+  );
+
+  parts.push(legend(hasReg));
+
+  // Grid and left axis (distance).
+  for (const v of yTicks.values) {
+    const y = round(yDist(v));
+    parts.push(
+      `<line x1="${PLOT.left}" y1="${y}" x2="${PLOT.right}" y2="${y}" stroke="${COLOR.grid}"/>`,
+      `<text x="${PLOT.left - 8}" y="${y + 4}" text-anchor="end" fill="${COLOR.distance}">${v.toFixed(yTicks.decimals)}</text>`,
+    );
+  }
+  // Right axis (rate).
+  for (const v of rateTicks.values) {
+    const y = round(yRate(v));
+    parts.push(
+      `<line x1="${PLOT.right}" y1="${y}" x2="${PLOT.right + 5}" y2="${y}" stroke="${COLOR.axis}"/>`,
+      `<text x="${PLOT.right + 9}" y="${y + 4}" fill="${COLOR.rate}">${v.toFixed(0)}</text>`,
+    );
+  }
+  parts.push(
+    `<rect x="${PLOT.left}" y="${PLOT.top}" width="${plotW}" height="${plotH}" fill="none" stroke="${COLOR.axis}"/>`,
+    verticalLabel('residual distance', 20, (PLOT.top + PLOT.bottom) / 2, COLOR.distance),
+    verticalLabel('cache rate (steps per computation)', WIDTH - 16, (PLOT.top + PLOT.bottom) / 2, COLOR.rate),
+  );
+
+  // Computed / cached strip and the step axis under it.
+  for (let s = 1; s <= steps; s++) {
+    const fill = computed.has(s) ? COLOR.computed : COLOR.cached;
+    parts.push(`<rect x="${round(PLOT.left + (s - 1) * cell + 0.5)}" y="${STRIP.top}" width="${round(Math.max(cell - 1, 0.5))}" height="${STRIP.height}" fill="${fill}"><title>step ${s}: ${computed.has(s) ? 'computed' : 'cached'}</title></rect>`);
+  }
+  const stepTicks = niceTicks(steps, Math.min(10, steps), true).values.map((v) => Math.max(1, v)).filter((v) => v <= steps);
+  for (const s of new Set([...stepTicks, steps])) {
+    const sx = round(x(s));
+    parts.push(
+      `<line x1="${sx}" y1="${STRIP.top + STRIP.height}" x2="${sx}" y2="${STRIP.top + STRIP.height + 5}" stroke="${COLOR.axis}"/>`,
+      `<text x="${sx}" y="${STRIP.top + STRIP.height + 19}" text-anchor="middle">${s}</text>`,
+    );
+  }
+  parts.push(`<text x="${(PLOT.left + PLOT.right) / 2}" y="${HEIGHT - 18}" text-anchor="middle" fill="${COLOR.axis}">denoising step</text>`);
+
+  // Rate: a step line holding the rate in force (the last evaluation's of a step) until the next
+  // step that evaluates, then to the end.
+  const rateAt = new Map(evaluations.map((e) => [e.step, e.rate]));
+  const rateSteps = [...rateAt.keys()];
+  if (rateSteps.length > 0) {
+    const points = rateSteps.flatMap((s, i) => {
+      const y = round(yRate(rateAt.get(s)!));
+      return [`${round(x(s))},${y}`, `${round(x(rateSteps[i + 1] ?? steps + 0.5))},${y}`];
+    });
+    parts.push(`<polyline points="${points.join(' ')}" fill="none" stroke="${COLOR.rate}" stroke-width="2" stroke-linejoin="round" opacity="0.85"/>`);
+  }
+  if (hasReg) parts.push(series(evaluations, evalX, (e) => e.distanceReg, yDist, COLOR.distanceReg, 'regularised distance', '6 4'));
+  parts.push(series(evaluations, evalX, (e) => e.distance, yDist, COLOR.distance, 'distance'));
+  parts.push('</svg>');
+  return parts.join('\n') + '\n';
+}
+
+function checkTrace(trace: ScheduleTrace): void {
+  if (typeof trace !== 'object' || trace === null) throw new TypeError('scheduleSvg: trace must be an object');
+  const { steps, computedSteps, evaluations } = trace;
+  if (!Number.isInteger(steps) || steps < 1) throw new RangeError(`scheduleSvg: steps must be a positive integer, got ${steps}`);
+  if (!Array.isArray(computedSteps)) throw new TypeError('scheduleSvg: computedSteps must be an array of steps');
+  for (const s of computedSteps) {
+    if (!Number.isInteger(s) || s < 1 || s > steps) throw new RangeError(`scheduleSvg: computed step ${s} is outside 1..${steps}`);
+  }
+  if (!Array.isArray(evaluations)) throw new TypeError('scheduleSvg: evaluations must be an array');
+  for (const [i, e] of evaluations.entries()) {
+    if (!Number.isInteger(e.step) || e.step < 1 || e.step > steps) {
+      throw new RangeError(`scheduleSvg: evaluations[${i}].step ${e.step} is outside 1..${steps}`);
+    }
+    if (!Number.isFinite(e.rate) || e.rate < 0) throw new RangeError(`scheduleSvg: evaluations[${i}].rate must be a finite number >= 0, got ${e.rate}`);
+    if (i > 0 && e.step < evaluations[i - 1]!.step) throw new RangeError(`scheduleSvg: evaluations must be in step order (evaluations[${i}])`);
+  }
+}
+
+// A line with a dot per finite value; a missing or non-finite value breaks the line.
+function series(
+  evaluations: readonly ScheduleEvaluation[],
+  xs: readonly number[],
+  value: (e: ScheduleEvaluation) => number | undefined,
+  y: (v: number) => number,
+  color: string,
+  label: string,
+  dash?: string,
+): string {
+  const runs: string[][] = [[]];
+  const dots: string[] = [];
+  for (const [i, e] of evaluations.entries()) {
+    const v = value(e);
+    if (v === undefined || !Number.isFinite(v)) {
+      runs.push([]);
+      continue;
+    }
+    const [px, py] = [round(xs[i]!), round(y(v))];
+    runs[runs.length - 1]!.push(`${px},${py}`);
+    dots.push(`<circle cx="${px}" cy="${py}" r="3.5" fill="${color}"><title>step ${e.step}: ${label} ${formatValue(v)}, rate ${e.rate}</title></circle>`);
+  }
+  const lines = runs
+    .filter((r) => r.length > 1)
+    .map((r) => `<polyline points="${r.join(' ')}" fill="none" stroke="${color}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ''} stroke-linejoin="round"/>`);
+  return [...lines, ...dots].join('\n');
+}
+
+// Offsets in cells from each evaluation's step centre: 0 when alone, spread over [-0.3, 0.3] when a step has several.
+function spreadWithinSteps(evaluations: readonly ScheduleEvaluation[]): number[] {
+  const perStep = new Map<number, number>();
+  for (const e of evaluations) perStep.set(e.step, (perStep.get(e.step) ?? 0) + 1);
+  const seen = new Map<number, number>();
+  return evaluations.map((e) => {
+    const k = perStep.get(e.step)!;
+    const j = seen.get(e.step) ?? 0;
+    seen.set(e.step, j + 1);
+    return k === 1 ? 0 : -0.3 + (0.6 * j) / (k - 1);
+  });
+}
+
+function legend(hasReg: boolean): string {
+  const items: [string, string][] = [
+    ['distance', `<line x1="0" y1="0" x2="22" y2="0" stroke="${COLOR.distance}" stroke-width="2"/><circle cx="11" cy="0" r="3.5" fill="${COLOR.distance}"/>`],
+    ...(hasReg
+      ? ([['regularised distance', `<line x1="0" y1="0" x2="22" y2="0" stroke="${COLOR.distanceReg}" stroke-width="2" stroke-dasharray="6 4"/><circle cx="11" cy="0" r="3.5" fill="${COLOR.distanceReg}"/>`]] as [string, string][])
+      : []),
+    ['cache rate', `<polyline points="0,4 11,4 11,-4 22,-4" fill="none" stroke="${COLOR.rate}" stroke-width="2"/>`],
+    ['computed step', `<rect x="4" y="-6" width="14" height="12" fill="${COLOR.computed}"/>`],
+    ['cached step', `<rect x="4" y="-6" width="14" height="12" fill="${COLOR.cached}" stroke="#cbd5e1"/>`],
+  ];
+  let cursor = PLOT.left;
+  const out: string[] = [];
+  for (const [label, swatch] of items) {
+    out.push(`<g transform="translate(${cursor},72)">${swatch}<text x="28" y="4">${label}</text></g>`);
+    cursor += 28 + label.length * 6.6 + 22;
+  }
+  return out.join('\n');
+}
+
+function verticalLabel(text: string, x: number, y: number, color: string): string {
+  return `<text transform="translate(${x},${y}) rotate(-90)" text-anchor="middle" fill="${color}">${escapeXml(text)}</text>`;
+}
+
+// Escapes markup and drops the control characters XML does not allow.
+function escapeXml(text: string): string {
+  return text.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '').replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function round(v: number): number {
+  return Math.round(v * 10) / 10;
+}
+
+function formatValue(v: number): string {
+  return Math.abs(v) >= 1e-3 || v === 0 ? String(Number(v.toPrecision(4))) : v.toExponential(2);
+}
+
+function formatPercent(fraction: number): string {
+  return `${Math.round(fraction * 100)}%`;
+}
