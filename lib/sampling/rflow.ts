@@ -31,6 +31,11 @@ export interface ScheduleOptions extends TransformInputs {
 export function samplingSchedule(o: ScheduleOptions): { timesteps: Float32Array; dt: Float32Array } {
   if (!Number.isInteger(o.steps) || o.steps < 1 || o.steps > 10000) throw new RangeError(`steps must be an integer in [1, 10000], got ${o.steps}`);
   const nt = o.numTimesteps ?? 1000;
+  if (o.useTimestepTransform !== false && o.numFrames > 1 && o.numFrames < 17) {
+    throw new RangeError(
+      `the Open-Sora timestep transform needs numFrames >= 17 (or 1), got ${o.numFrames}: floor(numFrames / 17) would be 0 and every timestep 0`,
+    );
+  }
   const timesteps = new Float32Array(o.steps);
   for (let i = 0; i < o.steps; i++) {
     const t = f32((1 - i / o.steps) * nt);
