@@ -1,6 +1,7 @@
 // A caching schedule as a self-contained SVG chart: the residual distance (and its regularised value)
 // against the left axis, the cache rate against the right axis, and a strip under the plot marking
-// which steps ran the model and which reused the cache.
+// which steps ran the model and which reused the cache. Data elements carry a class (distance,
+// distance-reg, rate, computed, cached) for styling and inspection.
 import { niceTicks } from './axis-ticks.js';
 
 export interface ScheduleEvaluation {
@@ -44,8 +45,8 @@ export function scheduleSvg(trace: ScheduleTrace): string {
   const computed = new Set(trace.computedSteps);
   const hasReg = evaluations.some((e) => e.distanceReg !== undefined && Number.isFinite(e.distanceReg));
   const distances = evaluations.flatMap((e) => [e.distance, e.distanceReg ?? 0]).filter(Number.isFinite);
-  const yTicks = niceTicks(Math.max(0, ...distances), 5);
-  // One step of headroom keeps the highest rate off the plot's top edge.
+  // Headroom keeps the largest distance and rate off the plot's top edge.
+  const yTicks = niceTicks(Math.max(0, ...distances) * 1.05, 5);
   const maxRate = Math.max(1, ...evaluations.map((e) => e.rate)) + 1;
   const rateTicks = niceTicks(maxRate, Math.min(5, maxRate), true);
 
@@ -96,8 +97,8 @@ export function scheduleSvg(trace: ScheduleTrace): string {
 
   // Computed / cached strip and the step axis under it.
   for (let s = 1; s <= steps; s++) {
-    const fill = computed.has(s) ? COLOR.computed : COLOR.cached;
-    parts.push(`<rect x="${round(PLOT.left + (s - 1) * cell + 0.5)}" y="${STRIP.top}" width="${round(Math.max(cell - 1, 0.5))}" height="${STRIP.height}" fill="${fill}"><title>step ${s}: ${computed.has(s) ? 'computed' : 'cached'}</title></rect>`);
+    const kind = computed.has(s) ? 'computed' : 'cached';
+    parts.push(`<rect class="${kind}" x="${round(PLOT.left + (s - 1) * cell + 0.5)}" y="${STRIP.top}" width="${round(Math.max(cell - 1, 0.5))}" height="${STRIP.height}" fill="${COLOR[kind]}"><title>step ${s}: ${kind}</title></rect>`);
   }
   const stepTicks = niceTicks(steps, Math.min(10, steps), true).values.map((v) => Math.max(1, v)).filter((v) => v <= steps);
   for (const s of new Set([...stepTicks, steps])) {
@@ -118,10 +119,10 @@ export function scheduleSvg(trace: ScheduleTrace): string {
       const y = round(yRate(rateAt.get(s)!));
       return [`${round(x(s))},${y}`, `${round(x(rateSteps[i + 1] ?? steps + 0.5))},${y}`];
     });
-    parts.push(`<polyline points="${points.join(' ')}" fill="none" stroke="${COLOR.rate}" stroke-width="2" stroke-linejoin="round" opacity="0.85"/>`);
+    parts.push(`<polyline class="rate" points="${points.join(' ')}" fill="none" stroke="${COLOR.rate}" stroke-width="2" stroke-linejoin="round" opacity="0.85"/>`);
   }
-  if (hasReg) parts.push(series(evaluations, evalX, (e) => e.distanceReg, yDist, COLOR.distanceReg, 'regularised distance', '6 4'));
-  parts.push(series(evaluations, evalX, (e) => e.distance, yDist, COLOR.distance, 'distance'));
+  if (hasReg) parts.push(series(evaluations, evalX, (e) => e.distanceReg, yDist, 'distance-reg', COLOR.distanceReg, 'regularised distance', '6 4'));
+  parts.push(series(evaluations, evalX, (e) => e.distance, yDist, 'distance', COLOR.distance, 'distance'));
   parts.push('</svg>');
   return parts.join('\n') + '\n';
 }
@@ -150,6 +151,7 @@ function series(
   xs: readonly number[],
   value: (e: ScheduleEvaluation) => number | undefined,
   y: (v: number) => number,
+  className: string,
   color: string,
   label: string,
   dash?: string,
@@ -164,11 +166,11 @@ function series(
     }
     const [px, py] = [round(xs[i]!), round(y(v))];
     runs[runs.length - 1]!.push(`${px},${py}`);
-    dots.push(`<circle cx="${px}" cy="${py}" r="3.5" fill="${color}"><title>step ${e.step}: ${label} ${formatValue(v)}, rate ${e.rate}</title></circle>`);
+    dots.push(`<circle class="${className}" cx="${px}" cy="${py}" r="3.5" fill="${color}"><title>step ${e.step}: ${label} ${formatValue(v)}, rate ${e.rate}</title></circle>`);
   }
   const lines = runs
     .filter((r) => r.length > 1)
-    .map((r) => `<polyline points="${r.join(' ')}" fill="none" stroke="${color}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ''} stroke-linejoin="round"/>`);
+    .map((r) => `<polyline class="${className}" points="${r.join(' ')}" fill="none" stroke="${color}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ''} stroke-linejoin="round"/>`);
   return [...lines, ...dots].join('\n');
 }
 
