@@ -36,7 +36,15 @@ extern "C" {
 
 /* ---------------------------------------------------------------- status */
 
-typedef enum dc_status {
+/* In C++ the enumerations are fixed to int, so any int a C caller passes is a value the library
+ * can inspect and reject; with C++'s default enum ranges, reading it would be undefined. */
+#ifdef __cplusplus
+#  define DC_ENUM(name) enum name : int
+#else
+#  define DC_ENUM(name) enum name
+#endif
+
+typedef DC_ENUM(dc_status) {
   DC_OK = 0,
   DC_ERR_INVALID_ARGUMENT = 1, /* null or released handle, bad option value */
   DC_ERR_DTYPE = 2,            /* unsupported or mismatched dtype */
@@ -57,7 +65,7 @@ DC_API const char* dc_build_info(void);
 
 /* ---------------------------------------------------------------- dtypes, devices, backends */
 
-typedef enum dc_dtype {
+typedef DC_ENUM(dc_dtype) {
   DC_F32 = 0,
   DC_F16 = 1,
   DC_BF16 = 2,
@@ -66,7 +74,7 @@ typedef enum dc_dtype {
   DC_U8 = 5 /* also used for boolean masks: non-zero = true */
 } dc_dtype;
 
-typedef enum dc_device { DC_DEVICE_CPU = 0, DC_DEVICE_CUDA = 1 } dc_device;
+typedef DC_ENUM(dc_device) { DC_DEVICE_CPU = 0, DC_DEVICE_CUDA = 1 } dc_device;
 
 DC_API size_t dc_dtype_size(dc_dtype dtype); /* 0 for an unknown dtype */
 DC_API const char* dc_dtype_name(dc_dtype dtype);
@@ -87,7 +95,7 @@ DC_API dc_status dc_device_available(dc_device device);
 
 /* ---------------------------------------------------------------- CPU execution */
 
-typedef enum dc_isa { DC_ISA_PORTABLE = 0, DC_ISA_AVX2 = 1, DC_ISA_AVX512 = 2 } dc_isa;
+typedef DC_ENUM(dc_isa) { DC_ISA_PORTABLE = 0, DC_ISA_AVX2 = 1, DC_ISA_AVX512 = 2 } dc_isa;
 
 /* Best ISA this CPU supports among those compiled in. */
 DC_API dc_isa dc_cpu_isa_detected(void);
@@ -172,7 +180,7 @@ DC_API dc_status dc_synchronize(dc_device device);
  * r / (R / G) for row r. With G = batch it is a per-sample vector; with G = batch*frames it is a
  * per-frame vector (how the x_mask path of STDiT3 selects timestep or timestep-0 modulation). */
 
-typedef enum dc_activation {
+typedef DC_ENUM(dc_activation) {
   DC_ACT_NONE = 0,
   DC_ACT_GELU_TANH = 1,
   DC_ACT_SILU = 2
@@ -250,7 +258,7 @@ DC_API dc_status dc_patchify(const dc_tensor* x, int pt, int ph, int pw, dc_tens
  * out [B, C, T, H, W], cropping padding. Only the first out.shape[1] channels are written. */
 DC_API dc_status dc_unpatchify(const dc_tensor* x, int pt, int ph, int pw, dc_tensor* out);
 
-typedef enum dc_norm_kind { DC_L1 = 1, DC_L2 = 2 } dc_norm_kind;
+typedef DC_ENUM(dc_norm_kind) { DC_L1 = 1, DC_L2 = 2 } dc_norm_kind;
 
 /* Residual change in one pass: num = ||cache - fresh||_p, den = ||cache||_p (p = 1: sums of |.|,
  * p = 2: Euclidean norms), accumulated in double. With `update` non-zero, cache <- fresh in the
