@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Builds libditcache, the C API test and the C example with AddressSanitizer (leak checks
+# included) and UndefinedBehaviorSanitizer in a build directory of their own, runs both, and
+# fails on a failed check or on any sanitizer report. `npm run test:sanitize` runs it.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+build="${DITCACHE_SANITIZE_BUILD_DIR:-$root/build-sanitize}"
+jobs="$(nproc 2>/dev/null || echo 2)"
+sanitize=(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+
+# The test must reach every entry point of the header.
+missing=()
+for fn in $(sed -nE 's/^DC_API[^(]*[^a-z0-9_](dc_[a-z0-9_]+)\(.*/\1/p' "$root/native/include/ditcache.h"); do
+  grep -qE "[^a-z0-9_]$fn\(" "$root/test/c/c_api_test.c" || missing+=("$fn")
+done
+if ((${#missing[@]})); then
+  echo "test/c/c_api_test.c never calls: ${missing[*]}" >&2
+  exit 1
+fi
+
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDITCACHE_SANITIZE=ON \
+  -DDITCACHE_TESTS=ON -DDITCACHE_NODE=OFF -DDITCACHE_CUDA=OFF >/dev/null
+cmake --build "$build" -j "$jobs" --target c_api_test ditcache
+make -s -C "$root/examples/c" all BUILD="$build" \
+  CFLAGS="-std=c99 -O1 -g -Wall -Wextra -Werror -pedantic ${sanitize[*]}" LDFLAGS="${sanitize[*]}"
+
+# allocator_may_return_null: the test asks for 512 TiB on purpose and expects DC_ERR_OUT_OF_MEMORY.
+export ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=1:halt_on_error=1:strict_string_checks=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+log="$build/sanitized-run.log"
+status=0
+for program in "$build/c_api_test" "$build/c-tour"; do
+  echo "== $(basename "$program") (ASan + UBSan)"
+  "$program" >"$log" 2>&1 || status=1
+  cat "$log"
+  if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: .*Sanitizer' "$log"; then
+    echo "sanitizer report from $(basename "$program")" >&2
+    status=1
+  fi
+done
+exit "$status"
