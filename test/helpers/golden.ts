@@ -8,7 +8,7 @@ import { SafetensorsReader } from '../../lib/io/safetensors.js';
 export const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');
 export const GOLDEN = join(FIXTURES, 'golden');
 export const TINY_MODEL = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'lib', 'models', 'stdit3-tiny');
-export const CAUSAL_MODEL = join(FIXTURES, 'stdit3-tiny-causal');
+export const CAUSAL_MODEL = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'lib', 'models', 'stdit3-tiny-causal');
 
 export interface GoldenCase {
   name: string;
