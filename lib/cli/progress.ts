@@ -19,7 +19,7 @@ export interface ProgressOptions {
 export interface Progress {
   /** Reports `done` of `total` items finished; `info` is shown after the figures (say, "cached"). */
   tick(done: number, info?: string): void;
-  /** Ends the display with a line of totals and `summary`. Later ticks are ignored. */
+  /** Ends the display with a line of totals and `summary` (replacing the bar on a terminal). Later ticks are ignored. */
   finish(summary?: string): void;
 }
 
@@ -85,11 +85,8 @@ export function createProgress(options: ProgressOptions): Progress {
       finished = true;
       const seconds = elapsedSeconds();
       const line = `${label}: done ${done}/${total} in ${formatDuration(seconds)} (${rate().toFixed(2)} it/s)${summary ? ` ${summary}` : ''}`;
-      if (tty) {
-        drawBar();
-        stream.write('\n');
-      }
-      stream.write(`${line}\n`);
+      // On a terminal the summary replaces the bar.
+      stream.write(`${tty ? '\r\x1b[K' : ''}${line}\n`);
     },
   };
 }
