@@ -70,7 +70,7 @@ export function expectInteger(v: unknown, name: string, fallback?: number): numb
 }
 
 function describe(v: unknown): string {
-  if (v === null) return 'null';
+  if (v === null || v === undefined) return String(v);
   if (Array.isArray(v)) return 'an array';
   if (typeof v === 'object') return (v as object).constructor?.name ?? 'an object';
   return `${typeof v} ${String(v)}`;
