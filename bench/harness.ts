@@ -1,3 +1,7 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
 // Shared benchmark plumbing: medians of native-timed runs, the FMA roof of this machine, tables
 // printed and written into bench/RESULTS.md. Every figure is a ratio against a reference measured
 // in the same run.
@@ -40,4 +44,24 @@ export function median(xs: ArrayLike<number>): number {
   const s = Array.from(xs).sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** Replaces (or appends) the section `## heading` of bench/RESULTS.md with `body`. */
+export function writeResultsSection(heading: string, body: string): void {
+  const path = join(dirname(fileURLToPath(import.meta.url)).replace(/[/\\]dist[/\\]bench$/, '/bench'), 'RESULTS.md');
+  const text = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmark results\n';
+  const start = text.indexOf(`\n## ${heading}\n`);
+  const section = `\n## ${heading}\n\n${body.trim()}\n`;
+  if (start < 0) {
+    writeFileSync(path, text.trimEnd() + '\n' + section);
+    return;
+  }
+  const next = text.indexOf('\n## ', start + 1);
+  writeFileSync(path, text.slice(0, start) + section + (next < 0 ? '' : text.slice(next)));
+}
+
+/** A markdown table. */
+export function markdownTable(header: string[], rows: (string | number)[][]): string {
+  const line = (cells: (string | number)[]) => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
 }

@@ -1,6 +1,7 @@
 // Tensor: a JavaScript handle on native memory (host or CUDA device).
 import type { NativeArray, NativeTensor } from './native/binding.js';
 import { binding } from './native/loader.js';
+import { charge } from './ops/profile.js';
 
 export type DType = 'f32' | 'f16' | 'bf16' | 'i32' | 'i64' | 'u8';
 export type Device = 'cpu' | 'cuda';
@@ -98,7 +99,7 @@ export class Tensor {
   /** A copy on `device` with `dtype` (defaults: this tensor's). */
   to(device: Device, dtype: DType = this.dtype): Tensor {
     const out = empty(this.#shape, { device, dtype });
-    binding().copy(out.native, this.live());
+    out.copyFrom(this);
     return out;
   }
 
@@ -108,7 +109,7 @@ export class Tensor {
     if (src.shape.length !== this.#shape.length || src.shape.some((d, i) => d !== this.#shape[i])) {
       throw new RangeError(`copyFrom: expected shape [${this.#shape}], got [${src.shape}]`);
     }
-    binding().copy(this.live(), src.live());
+    charge('copy', () => binding().copy(this.live(), src.live()));
   }
 
   clone(): Tensor {

@@ -21,7 +21,7 @@ export interface AttentionOptions {
 }
 
 /** softmax(scale · q kᵀ + masks) v in one pass; q [B, H, Nq, D], k/v [B, H, Nk, D], any strides. */
-export const attention = defineOp((q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}) => {
+export const attention = defineOp('attention', (q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}) => {
   expectTensor(q, 'q');
   expectTensor(k, 'k');
   expectTensor(v, 'v');

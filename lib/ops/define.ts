@@ -2,6 +2,7 @@
 // and returns the native call; defineOp derives from it the synchronous form, the Promise form
 // (run on a libuv worker, so the event loop stays free) and a timed form for benchmarks.
 import type { RunMode } from '../native/binding.js';
+import { charge } from './profile.js';
 
 export interface Prepared<R> {
   run(mode: RunMode): unknown;
@@ -15,11 +16,11 @@ export interface OpForms<A extends unknown[], R> {
   timed: (repeat: number, ...args: A) => Float64Array;
 }
 
-export function defineOp<A extends unknown[], R>(prepare: (...args: A) => Prepared<R>): OpForms<A, R> {
+export function defineOp<A extends unknown[], R>(name: string, prepare: (...args: A) => Prepared<R>): OpForms<A, R> {
   return {
     sync: (...args: A): R => {
       const p = prepare(...args);
-      return p.done(p.run(false));
+      return p.done(charge(name, () => p.run(false)));
     },
     async: async (...args: A): Promise<R> => {
       const p = prepare(...args);

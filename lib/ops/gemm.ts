@@ -27,7 +27,7 @@ export interface GemmOptions {
 }
 
 /** out = residual + gate * act(a · wᵀ + bias), a [..., K], w [N, K] (a Linear weight, f32 or bf16). */
-export const gemm = defineOp((a: Tensor, w: Tensor, options: GemmOptions = {}) => {
+export const gemm = defineOp('gemm', (a: Tensor, w: Tensor, options: GemmOptions = {}) => {
   expectTensor(a, 'a');
   expectTensor(w, 'w');
   expectRank(w, 'w', 2, '[N, K]');

@@ -20,7 +20,7 @@ export function patchGrid(T: number, H: number, W: number, patch: Patch): [numbe
 }
 
 /** x [B, C, T, H, W] -> [B, T'·H'·W', C·pt·ph·pw] (columns in Conv3d weight order). */
-export const patchify = defineOp((x: Tensor, patch: Patch, options: { out?: Tensor } = {}) => {
+export const patchify = defineOp('patchify', (x: Tensor, patch: Patch, options: { out?: Tensor } = {}) => {
   expectTensor(x, 'x');
   expectRank(x, 'x', 5, '[B, C, T, H, W]');
   const p = checkPatch(patch);
@@ -36,7 +36,7 @@ export const patchify = defineOp((x: Tensor, patch: Patch, options: { out?: Tens
  * tokens [B, T'·H'·W', pt·ph·pw·Cx] -> [B, C, T, H, W] (video shape given), keeping the first C of
  * the Cx channels per patch position and cropping the padding.
  */
-export const unpatchify = defineOp(
+export const unpatchify = defineOp('unpatchify', 
   (tokens: Tensor, patch: Patch, videoShape: readonly number[], options: { out?: Tensor } = {}) => {
     expectTensor(tokens, 'tokens');
     expectRank(tokens, 'tokens', 3, '[B, tokens, features]');

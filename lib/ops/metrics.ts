@@ -18,7 +18,7 @@ export interface DistanceResult {
  * Relative change ‖cache − fresh‖ₚ / ‖cache‖ₚ in one pass; with `update`, cache ← fresh in the same
  * pass (the AdaCache slot refresh).
  */
-export const residualDistance = defineOp(
+export const residualDistance = defineOp('residualDistance', 
   (cache: Tensor, fresh: Tensor, options: { norm?: 'l1' | 'l2'; update?: boolean } = {}) => {
     expectTensor(cache, 'cache');
     expectTensor(fresh, 'fresh');
@@ -39,7 +39,7 @@ export const residualDistance = defineOp(
 /**
  * Motion score of r [B, T·S, C] for each frame stride s: Σ|r[f+s] − r[f]| / (Σ|r[f+s]| + Σ|r[f]|).
  */
-export const motionScore = defineOp((r: Tensor, frames: number, strides: readonly number[]) => {
+export const motionScore = defineOp('motionScore', (r: Tensor, frames: number, strides: readonly number[]) => {
   expectTensor(r, 'r');
   expectRank(r, 'r', 3, '[B, T·S, C]');
   const T = expectInteger(frames, 'frames');

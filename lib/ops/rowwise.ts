@@ -41,7 +41,7 @@ export interface NormOptions {
 }
 
 function normOp(rms: boolean) {
-  return defineOp((x: Tensor, options: NormOptions = {}) => {
+  return defineOp(rms ? 'rmsNorm' : 'layerNorm', (x: Tensor, options: NormOptions = {}) => {
     expectTensor(x, 'x');
     const C = lastDim(x);
     const weight = optionalTensor(options.weight, 'weight');
@@ -68,7 +68,7 @@ export const layerNorm = normOp(false);
 export const rmsNorm = normOp(true);
 
 /** x·(1+scale)+shift with grouped [G, C] shift and scale. */
-export const modulate = defineOp((x: Tensor, shift: Tensor, scale: Tensor, options: { out?: Tensor } = {}) => {
+export const modulate = defineOp('modulate', (x: Tensor, shift: Tensor, scale: Tensor, options: { out?: Tensor } = {}) => {
   expectTensor(x, 'x');
   expectGrouped(expectTensor(shift, 'shift'), 'shift', x);
   expectGrouped(expectTensor(scale, 'scale'), 'scale', x);
@@ -77,7 +77,7 @@ export const modulate = defineOp((x: Tensor, shift: Tensor, scale: Tensor, optio
 });
 
 /** Elementwise activation. */
-export const activate = defineOp((x: Tensor, activation: Activation, options: { out?: Tensor } = {}) => {
+export const activate = defineOp('activate', (x: Tensor, activation: Activation, options: { out?: Tensor } = {}) => {
   expectTensor(x, 'x');
   const code = activationCode(activation);
   const out = outputFor(x, options.out);
@@ -91,7 +91,7 @@ function expectSecond(x: Tensor, y: Tensor): void {
 }
 
 /** alpha·x + beta·y; y has x's shape or is grouped [G, C]. */
-export const axpby = defineOp((alpha: number, x: Tensor, beta: number, y: Tensor, options: { out?: Tensor } = {}) => {
+export const axpby = defineOp('axpby', (alpha: number, x: Tensor, beta: number, y: Tensor, options: { out?: Tensor } = {}) => {
   expectNumber(alpha, 'alpha');
   expectNumber(beta, 'beta');
   expectTensor(x, 'x');
@@ -101,7 +101,7 @@ export const axpby = defineOp((alpha: number, x: Tensor, beta: number, y: Tensor
 });
 
 /** x + y; y has x's shape or is grouped [G, C]. */
-export const add = defineOp((x: Tensor, y: Tensor, options: { out?: Tensor } = {}) => {
+export const add = defineOp('add', (x: Tensor, y: Tensor, options: { out?: Tensor } = {}) => {
   expectTensor(x, 'x');
   expectSecond(x, y);
   const out = outputFor(x, options.out);
@@ -109,7 +109,7 @@ export const add = defineOp((x: Tensor, y: Tensor, options: { out?: Tensor } = {
 });
 
 /** x · y; y has x's shape or is grouped [G, C]. */
-export const mul = defineOp((x: Tensor, y: Tensor, options: { out?: Tensor } = {}) => {
+export const mul = defineOp('mul', (x: Tensor, y: Tensor, options: { out?: Tensor } = {}) => {
   expectTensor(x, 'x');
   expectSecond(x, y);
   const out = outputFor(x, options.out);
@@ -117,14 +117,14 @@ export const mul = defineOp((x: Tensor, y: Tensor, options: { out?: Tensor } = {
 });
 
 /** Softmax over the last dim. */
-export const softmax = defineOp((x: Tensor, options: { out?: Tensor } = {}) => {
+export const softmax = defineOp('softmax', (x: Tensor, options: { out?: Tensor } = {}) => {
   expectTensor(x, 'x');
   const out = outputFor(x, options.out);
   return into(out, (mode) => binding().softmax(x.native, out.native, mode as never));
 });
 
 /** Rotary embedding on interleaved pairs of x [..., T, D]; index t has position pos0 + t. */
-export const rope = defineOp((x: Tensor, freqs: Tensor, options: { pos0?: number; out?: Tensor } = {}) => {
+export const rope = defineOp('rope', (x: Tensor, freqs: Tensor, options: { pos0?: number; out?: Tensor } = {}) => {
   expectTensor(x, 'x');
   expectTensor(freqs, 'freqs');
   const D = lastDim(x);
