@@ -165,13 +165,16 @@ describe('golden files', () => {
     cases: { file: string; tensors: Record<string, { dtype: string; shape: number[] }> }[];
   };
   const manifestDtype: Record<string, StDtype> = { float32: 'F32', int64: 'I64', bool: 'BOOL' };
-  const files = [
-    ...readdirSync('test/fixtures/golden').map((f) => join('test/fixtures/golden', f)),
-    'lib/models/stdit3-tiny/model.safetensors',
-    'lib/models/stdit3-tiny/vocab.safetensors',
-    'test/fixtures/stdit3-tiny-causal/model.safetensors',
-    'test/fixtures/stdit3-tiny-causal/vocab.safetensors',
-  ].filter((f) => f.endsWith('.safetensors'));
+  // Every safetensors file the repository ships: goldens and bundled models.
+  const files = ['test/fixtures', 'lib/models']
+    .flatMap((root) => readdirSync(root, { recursive: true, encoding: 'utf8' }).map((f) => join(root, f)))
+    .filter((f) => f.endsWith('.safetensors'))
+    .sort();
+
+  it('include the goldens and the bundled model', () => {
+    expect(files).toContain('test/fixtures/golden/units.safetensors');
+    expect(files).toContain('lib/models/stdit3-tiny/model.safetensors');
+  });
 
   it.each(files)('%s opens and every tensor reads back its bytes', (file) => {
     using reader = SafetensorsReader.open(file);
