@@ -128,4 +128,6 @@ export interface NativeBinding {
   memoryStats(device?: number): MemoryStats;
   memoryTrim(device?: number): void;
   synchronize(device?: number): void;
+  /** Measured multiply-add throughput (GFLOP/s) of the active ISA on `threads` threads. */
+  fmaPeak(threads: number, seconds: number): number;
 }

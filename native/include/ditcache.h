@@ -295,6 +295,14 @@ DC_API dc_status dc_kv_ring_state_get(const dc_kv_ring* ring, dc_kv_ring_state* 
 /* New references to the K and V storage tensors (release them), for dc_attention's prefix_k/v. */
 DC_API dc_status dc_kv_ring_tensors(const dc_kv_ring* ring, dc_tensor** k, dc_tensor** v);
 
+/* ---------------------------------------------------------------- benchmark support */
+
+/* Measured multiply-add throughput of the ISA in use: `threads` threads (1..1024) each run
+ * independent FMA chains on the widest vectors for about `seconds` (0 < seconds <= 60) in all;
+ * *gflops receives the best of a few trials, counting a multiply-add as 2 flops. The roof that
+ * kernel efficiencies are quoted against. */
+DC_API dc_status dc_cpu_fma_peak(int threads, double seconds, double* gflops);
+
 #ifdef __cplusplus
 }
 #endif

@@ -102,6 +102,17 @@ Napi::Value Synchronize(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// fmaPeak(threads, seconds) -> measured GFLOP/s of the active ISA's multiply-add loop.
+Napi::Value FmaPeak(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsNumber()) throw_type(env, "threads must be a number");
+  if (!info[1].IsNumber()) throw_type(env, "seconds must be a number");
+  double gflops = 0;
+  check(env, dc_cpu_fma_peak(info[0].As<Napi::Number>().Int32Value(),
+                             info[1].As<Napi::Number>().DoubleValue(), &gflops));
+  return Napi::Number::New(env, gflops);
+}
+
 }  // namespace
 
 void register_runtime(Napi::Env env, Napi::Object exports) {
@@ -116,6 +127,7 @@ void register_runtime(Napi::Env env, Napi::Object exports) {
   exports.Set("memoryStats", Napi::Function::New(env, MemoryStats));
   exports.Set("memoryTrim", Napi::Function::New(env, MemoryTrim));
   exports.Set("synchronize", Napi::Function::New(env, Synchronize));
+  exports.Set("fmaPeak", Napi::Function::New(env, FmaPeak));
 }
 
 }  // namespace dcnode

@@ -16,6 +16,7 @@ struct KernelTable {
   void (*rope)(const RopeArgs&);
   void (*distance)(const DistanceArgs&, double* num, double* den);
   void (*motion)(const MotionArgs&, double* num, double* den);
+  double (*fma_peak_loop)(int64_t iterations);  // multiply-add chains; returns the flops done
 };
 
 #define DC_DECLARE_ISA_TABLE(ns) \

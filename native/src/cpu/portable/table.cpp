@@ -1,6 +1,6 @@
 // The portable kernel table.
 #include "../impl/attention.h"
-#include "../impl/gemm.h"
+#include "../impl/gemm_entry.h"
 #include "../impl/metrics.h"
 #include "../impl/rowwise.h"
 
@@ -8,9 +8,9 @@ namespace dc::cpu::DC_ISA_NS {
 
 const KernelTable& table() {
   static const KernelTable t{
-      DC_ISA_PORTABLE,     gemm_kernel<false>, gemm_kernel<true>, attention_kernel,
+      DC_ISA_PORTABLE,     gemm_f32, gemm_bf16, attention_kernel,
       norm_kernel,        elementwise_kernel, rope_kernel,       distance_kernel,
-      motion_kernel,
+      motion_kernel,      fma_peak_loop,
   };
   return t;
 }
