@@ -2,4 +2,46 @@
 export { Tensor, tensor, empty, zeros, adoptTensor, type DType, type Device, type TensorData, type TensorOptions } from './tensor.js';
 export { ops } from './ops/index.js';
 export type { Activation, AttentionOptions, DistanceResult, GemmOptions, NormOptions, Patch } from './ops/index.js';
-export { runtime } from './runtime.js';
+export { runtime, type Isa } from './runtime.js';
+
+export { loadModel, STDiT3, CaptionState, type ForwardInputs } from './models/stdit3/model.js';
+export { parseConfig, ConfigError, type STDiT3Config } from './models/stdit3/config.js';
+export { CheckpointError } from './models/stdit3/weights.js';
+export { Vocabulary, type Caption } from './text/vocabulary.js';
+export { generate, generateSync, generationSteps, vocabularyOf, type GenerateOptions, type GenerationResult, type GenerationTrace } from './generate.js';
+export { extend, extendSync, extensionSteps, type ExtendOptions, type ExtendResult, type KvCacheMode, type ChunkTrace } from './causal/extend.js';
+export { TemporalKvCache } from './causal/kv-cache.js';
+export type { StepInfo } from './sampling/denoise.js';
+export { gaussianNoise } from './sampling/noise.js';
+export { samplingSchedule, timestepTransform } from './sampling/rflow.js';
+
+export {
+  none,
+  fixed,
+  adaCache,
+  createPolicy,
+  adaCachePreset,
+  PRESET_NAMES,
+  type CacheOption,
+  type CachePolicy,
+  type CacheSpec,
+  type AdaCacheSpec,
+  type MoRegSpec,
+  type Evaluation,
+  type StepPlan,
+  type Probe,
+  type Observation,
+} from './cache/index.js';
+export { calibrate, type CalibrationOptions, type CalibrationResult } from './cache/calibrate.js';
+
+export { SafetensorsReader, SafetensorsError, writeSafetensors } from './io/safetensors.js';
+export { decodePreview, encodeGif, encodePng, encodePngStrip, scheduleSvg, type Preview, type ScheduleTrace } from './video/index.js';
+
+import type { STDiT3 } from './models/stdit3/model.js';
+import { vocabularyOf } from './generate.js';
+import type { Caption } from './text/vocabulary.js';
+
+/** Caption words → y [b, 1, L, caption_channels] and mask [b][L] with the model's vocabulary. */
+export function encodePrompts(model: STDiT3, prompts: string | string[]): Caption {
+  return vocabularyOf(model).encode(Array.isArray(prompts) ? prompts : [prompts], model.device);
+}

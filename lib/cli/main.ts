@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+// The ditcache command line.
+import { calibrateCommand, CALIBRATE_HELP } from './calibrate-command.js';
+import { UsageError } from './common.js';
+import { extendCommand, EXTEND_HELP } from './extend-command.js';
+import { generateCommand, GENERATE_HELP } from './generate-command.js';
+import { infoCommand, INFO_HELP } from './info-command.js';
+
+const HELP = `ditcache — video diffusion transformers on native kernels, with training-free caching
+
+Commands:
+  generate   text-to-video with the bundled (or a given) STDiT3, optionally cached
+  extend     autoregressive extension with a causal STDiT3 and a bounded KV cache
+  calibrate  fit an AdaCache codebook and MoReg normaliser to your prompts
+  info       model configuration, parameter count, memory estimate, backends
+  bench      time one op for any shape, timed inside native code
+
+Run \`ditcache <command> --help\` for its options.
+
+${GENERATE_HELP}
+
+${EXTEND_HELP}
+
+${CALIBRATE_HELP}
+
+${INFO_HELP}`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'generate':
+      return generateCommand(rest);
+    case 'extend':
+      return extendCommand(rest);
+    case 'calibrate':
+      return calibrateCommand(rest);
+    case 'info':
+      return infoCommand(rest);
+    case 'bench':
+      return (await import('./bench.js')).runBenchCommand(rest);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      console.log(HELP);
+      return command === undefined ? 1 : 0;
+    default:
+      throw new UsageError(`unknown command "${command}"; commands: generate, extend, calibrate, info, bench`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    const err = e as Error;
+    console.error(`ditcache: ${err instanceof UsageError ? '' : `${err.name}: `}${err.message}`);
+    process.exitCode = err instanceof UsageError ? 2 : 1;
+  },
+);
