@@ -2,6 +2,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { runtime } from '../lib/index.js';
+
 // Shared benchmark plumbing: medians of native-timed runs, the FMA roof of this machine, tables
 // printed and written into bench/RESULTS.md. Every figure is a ratio against a reference measured
 // in the same run.
@@ -37,6 +39,10 @@ export interface BenchContext {
 /** A group of benchmark lines: bench/kernels/<name>.ts exports one as `suite`. */
 export interface KernelSuite {
   name: string;
+  /** heading of its section in bench/RESULTS.md (default: name) */
+  title?: string;
+  /** markdown written above its table: what is timed, and what the reference is */
+  notes?: string;
   run(ctx: BenchContext): BenchRow[] | Promise<BenchRow[]>;
 }
 
@@ -64,4 +70,53 @@ export function writeResultsSection(heading: string, body: string): void {
 export function markdownTable(header: string[], rows: (string | number)[][]): string {
   const line = (cells: (string | number)[]) => `| ${cells.join(' | ')} |`;
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+/**
+ * The fp32 multiply-add roof of the active ISA on `threads` threads, in GFLOP/s: independent FMA
+ * chains timed in native code (dc_cpu_fma_peak), best of a few trials within `seconds`.
+ */
+export function calibratePeak(threads: number, seconds = 1): number {
+  return runtime.fmaPeak(threads, seconds);
+}
+
+/**
+ * Median seconds of a native-timed op. One untimed run first (first touch, caches, and an estimate
+ * of the time), then as many runs as fit in `budgetSeconds`, between `minRuns` and 50. With
+ * minRuns 1, a first run that alone exceeds the budget is the result.
+ */
+export function measure(timed: (repeat: number) => Float64Array, budgetSeconds: number, minRuns = 3): number {
+  const first = timed(1)[0]!;
+  if (minRuns <= 1 && first >= budgetSeconds) return first;
+  const runs = Math.max(minRuns, Math.min(50, Math.floor(budgetSeconds / Math.max(first, 1e-7))));
+  return median(timed(runs));
+}
+
+function fixed(x: number, digits = 3): string {
+  return x >= 100 ? x.toFixed(0) : x.toPrecision(digits);
+}
+
+/**
+ * Rows as a markdown table: median time, GFLOP/s and % of the FMA peak of the row's thread count
+ * (`peaks`: threads -> GFLOP/s) for compute-bound rows, GB/s for memory-bound rows, and the speed
+ * ratio against the row's reference (> 1: faster than the reference).
+ */
+export function kernelTable(rows: BenchRow[], peaks: ReadonlyMap<number, number>): string {
+  const body = rows.map((r) => {
+    const gflops = r.flops !== undefined ? r.flops / r.seconds / 1e9 : undefined;
+    const peak = peaks.get(r.threads);
+    return [
+      r.op,
+      r.shape,
+      r.threads,
+      r.isa,
+      fixed(r.seconds * 1e3),
+      gflops !== undefined ? fixed(gflops) : '',
+      gflops !== undefined && peak ? `${(100 * gflops / peak).toFixed(1)}%` : '',
+      r.bytes !== undefined ? fixed(r.bytes / r.seconds / 1e9) : '',
+      r.reference !== undefined && r.referenceSeconds !== undefined ? `${r.reference} (${fixed(r.referenceSeconds * 1e3)} ms)` : '',
+      r.referenceSeconds !== undefined ? `${(r.referenceSeconds / r.seconds).toFixed(2)}×` : '',
+    ];
+  });
+  return markdownTable(['op', 'shape', 'threads', 'isa', 'ms', 'GFLOP/s', '% FMA peak', 'GB/s', 'reference', 'speed vs reference'], body);
 }
