@@ -231,7 +231,9 @@ void fill(const dc_tensor* t, double value) {
 
 // Both directions go strip by strip: a strip is the Wp tokens of one (sample, frame patch, row
 // patch), contiguous on the token side, and covers pt x ph whole rows of every channel on the video
-// side, so each side is read or written sequentially and the strip's tokens stay in L1.
+// side, so each side is read or written sequentially and the strip's tokens stay in L1. One video
+// row maps to pw adjacent columns of each of the Wp tokens; the row helpers keep that inner walk
+// in registers, with the common case (pw = 2, dense rows) spelled out.
 namespace {
 
 struct Strip {
@@ -244,10 +246,41 @@ int64_t strip_grain(const PatchArgs& a) {
   return 1 + (1 << 14) / (per_strip ? per_strip : 1);
 }
 
+// dst[wp * cols + iw] = src[(wp * pw + iw) * sw] for wp < Wp, iw < pw; zero past the row's W.
+void row_to_tokens(float* dst, int64_t cols, const float* src, int64_t sw, int64_t W, int64_t Wp, int pw) {
+  const int64_t full = W / pw;
+  if (pw == 2 && sw == 1) {
+    for (int64_t wp = 0; wp < full; ++wp, dst += cols, src += 2) {
+      dst[0] = src[0];
+      dst[1] = src[1];
+    }
+  } else {
+    for (int64_t wp = 0; wp < full; ++wp, dst += cols, src += pw * sw)
+      for (int iw = 0; iw < pw; ++iw) dst[iw] = src[iw * sw];
+  }
+  for (int64_t wp = full; wp < Wp; ++wp, dst += cols, src += pw * sw)
+    for (int iw = 0; iw < pw; ++iw) dst[iw] = wp * pw + iw < W ? src[iw * sw] : 0.f;
+}
+
+// The inverse: dst[w * sw] = src[(w / pw) * cols + (w % pw) * ct] for w < W.
+void tokens_to_row(float* dst, int64_t sw, const float* src, int64_t cols, int64_t ct, int64_t W, int pw) {
+  const int64_t full = W / pw;
+  if (pw == 2 && sw == 1) {
+    for (int64_t wp = 0; wp < full; ++wp, dst += 2, src += cols) {
+      dst[0] = src[0];
+      dst[1] = src[ct];
+    }
+  } else {
+    for (int64_t wp = 0; wp < full; ++wp, dst += pw * sw, src += cols)
+      for (int iw = 0; iw < pw; ++iw) dst[iw * sw] = src[iw * ct];
+  }
+  for (int64_t iw = 0; iw < W - full * pw; ++iw) dst[iw * sw] = src[iw * ct];
+}
+
 }  // namespace
 
 void patchify(const PatchArgs& a) {
-  const int64_t P = int64_t(a.pt) * a.ph * a.pw, cols = P * a.C, full = a.W / a.pw;
+  const int64_t P = int64_t(a.pt) * a.ph * a.pw, cols = P * a.C;
   const float* video = static_cast<const float*>(a.video);
   float* tokens = static_cast<float*>(a.tokens);
   parallel_for(a.B * a.Tp * a.Hp, strip_grain(a), [&](int64_t begin, int64_t end) {
@@ -259,19 +292,12 @@ void patchify(const PatchArgs& a) {
           for (int ih = 0; ih < a.ph; ++ih) {
             const int64_t t = st.tp * a.pt + it, h = st.hp * a.ph + ih;
             float* dst = strip + c * P + (int64_t(it) * a.ph + ih) * a.pw;
-            if (t >= a.T || h >= a.H) {
+            if (t < a.T && h < a.H) {
+              const float* src = video + st.b * a.video_sb + c * a.video_sc + t * a.video_st + h * a.video_sh;
+              row_to_tokens(dst, cols, src, a.video_sw, a.W, a.Wp, a.pw);
+            } else {  // a padding row
               for (int64_t wp = 0; wp < a.Wp; ++wp)
                 for (int iw = 0; iw < a.pw; ++iw) dst[wp * cols + iw] = 0.f;
-              continue;
-            }
-            const float* src = video + st.b * a.video_sb + c * a.video_sc + t * a.video_st + h * a.video_sh;
-            for (int64_t wp = 0; wp < full; ++wp)
-              for (int iw = 0; iw < a.pw; ++iw) dst[wp * cols + iw] = src[(wp * a.pw + iw) * a.video_sw];
-            for (int64_t wp = full; wp < a.Wp; ++wp) {
-              for (int iw = 0; iw < a.pw; ++iw) {
-                const int64_t w = wp * a.pw + iw;
-                dst[wp * cols + iw] = w < a.W ? src[w * a.video_sw] : 0.f;
-              }
             }
           }
         }
@@ -295,9 +321,7 @@ void unpatchify(const PatchArgs& a) {
             if (t >= a.T || h >= a.H) continue;  // padding: cropped
             float* dst = video + st.b * a.video_sb + c * a.video_sc + t * a.video_st + h * a.video_sh;
             const float* src = strip + (int64_t(it) * a.ph + ih) * a.pw * Ct + c;
-            for (int64_t wp = 0, w = 0; w < a.W; ++wp)
-              for (int iw = 0; iw < a.pw && w < a.W; ++iw, ++w)
-                dst[w * a.video_sw] = src[wp * cols + iw * Ct];
+            tokens_to_row(dst, a.video_sw, src, cols, Ct, a.W, a.pw);
           }
         }
       }

@@ -1,8 +1,7 @@
 // The avx512 kernel table.
 #include "../impl/attention.h"
 #include "../impl/gemm_entry.h"
-#include "../impl/metrics.h"
-#include "../impl/rowwise.h"
+#include "../impl/rowwise_entry.h"
 
 namespace dc::cpu::DC_ISA_NS {
 

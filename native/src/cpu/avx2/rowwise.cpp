@@ -1,0 +1,3 @@
+// The avx2 row-wise and metric kernels.
+#include "../impl/metrics.h"
+#include "../impl/rowwise.h"

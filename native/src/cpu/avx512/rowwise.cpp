@@ -1,0 +1,3 @@
+// The avx512 row-wise and metric kernels.
+#include "../impl/metrics.h"
+#include "../impl/rowwise.h"

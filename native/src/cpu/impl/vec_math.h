@@ -1,0 +1,239 @@
+// Float vectors for the row-wise and metric kernels, defined once per ISA: 16 lanes (AVX-512),
+// 8 (AVX2) or 4 (portable). A partial vector (a row's tail) loads `fill` past its n lanes, stores only
+// its first n lanes, and vlanes resets the lanes past n of a result, so a kernel is one vector loop
+// with no scalar remainder.
+// vexp is the same algorithm on every ISA (Cody-Waite reduction, degree-6 polynomial, about 1 ulp),
+// so the three paths agree to rounding. VecSumD accumulates float lanes in double.
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#if defined(__AVX512F__) || defined(__AVX2__)
+// GCC 12 reports the intrinsics' deliberately undefined pass-through operands as maybe
+// uninitialised once they are inlined.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
+#endif
+
+namespace dc::cpu::DC_ISA_NS {
+namespace {
+
+#if defined(__AVX512F__)
+
+using vf = __m512;
+constexpr int64_t kLanes = 16;
+
+inline __mmask16 lane_mask(int64_t n) { return __mmask16((1u << n) - 1u); }
+inline vf vset(float x) { return _mm512_set1_ps(x); }
+inline vf vload(const float* p) { return _mm512_loadu_ps(p); }
+inline vf vload_part(const float* p, int64_t n, float fill = 0.f) {
+  return _mm512_mask_loadu_ps(_mm512_set1_ps(fill), lane_mask(n), p);
+}
+inline vf vlanes(vf v, int64_t n, float fill) {
+  return _mm512_mask_mov_ps(_mm512_set1_ps(fill), lane_mask(n), v);
+}
+inline void vstore(float* p, vf v) { _mm512_storeu_ps(p, v); }
+inline void vstore_part(float* p, vf v, int64_t n) { _mm512_mask_storeu_ps(p, lane_mask(n), v); }
+inline vf vadd(vf a, vf b) { return _mm512_add_ps(a, b); }
+inline vf vsub(vf a, vf b) { return _mm512_sub_ps(a, b); }
+inline vf vmul(vf a, vf b) { return _mm512_mul_ps(a, b); }
+inline vf vdiv(vf a, vf b) { return _mm512_div_ps(a, b); }
+inline vf vfma(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
+// NaN in b is returned (the x86 min/max rule), so clamps written vmin(bound, x) keep NaN.
+inline vf vmin(vf a, vf b) { return _mm512_min_ps(a, b); }
+inline vf vmax(vf a, vf b) { return _mm512_max_ps(a, b); }
+inline vf vabs(vf a) { return _mm512_abs_ps(a); }
+inline float vsum(vf a) { return _mm512_reduce_add_ps(a); }
+inline float vmax_lanes(vf a) { return _mm512_reduce_max_ps(a); }
+inline vf vround(vf a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+// 2^n for integral n in [-126, 127].
+inline vf vpow2i(vf n) {
+  const __m512i e = _mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127));
+  return _mm512_castsi512_ps(_mm512_slli_epi32(e, 23));
+}
+// Rotates the interleaved pairs (x[2i], x[2i+1]) of x by the angles whose (cos, sin) are the
+// pairs of cs: (x0 c - x1 s, x1 c + x0 s).
+inline vf vrotate_pairs(vf x, vf cs) {
+  const vf swapped = _mm512_permute_ps(x, 0xB1);
+  return _mm512_fmaddsub_ps(x, _mm512_moveldup_ps(cs), _mm512_mul_ps(swapped, _mm512_movehdup_ps(cs)));
+}
+
+struct VecSumD {
+  __m512d lo = _mm512_setzero_pd(), hi = _mm512_setzero_pd();
+  void add(vf v) {
+    lo = _mm512_add_pd(lo, _mm512_cvtps_pd(_mm512_castps512_ps256(v)));
+    hi = _mm512_add_pd(hi, _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1)));
+  }
+  double total() const { return _mm512_reduce_add_pd(_mm512_add_pd(lo, hi)); }
+};
+
+#elif defined(__AVX2__)
+
+using vf = __m256;
+constexpr int64_t kLanes = 8;
+
+inline __m256i lane_mask(int64_t n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+inline vf vset(float x) { return _mm256_set1_ps(x); }
+inline vf vload(const float* p) { return _mm256_loadu_ps(p); }
+inline vf vload_part(const float* p, int64_t n, float fill = 0.f) {
+  const __m256i m = lane_mask(n);
+  return _mm256_blendv_ps(_mm256_set1_ps(fill), _mm256_maskload_ps(p, m), _mm256_castsi256_ps(m));
+}
+inline vf vlanes(vf v, int64_t n, float fill) {
+  return _mm256_blendv_ps(_mm256_set1_ps(fill), v, _mm256_castsi256_ps(lane_mask(n)));
+}
+inline void vstore(float* p, vf v) { _mm256_storeu_ps(p, v); }
+inline void vstore_part(float* p, vf v, int64_t n) { _mm256_maskstore_ps(p, lane_mask(n), v); }
+inline vf vadd(vf a, vf b) { return _mm256_add_ps(a, b); }
+inline vf vsub(vf a, vf b) { return _mm256_sub_ps(a, b); }
+inline vf vmul(vf a, vf b) { return _mm256_mul_ps(a, b); }
+inline vf vdiv(vf a, vf b) { return _mm256_div_ps(a, b); }
+inline vf vfma(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }
+inline vf vmin(vf a, vf b) { return _mm256_min_ps(a, b); }
+inline vf vmax(vf a, vf b) { return _mm256_max_ps(a, b); }
+inline vf vabs(vf a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.f), a); }
+inline float vsum(vf a) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+}
+inline float vmax_lanes(vf a) {
+  __m128 s = _mm_max_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+  s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_max_ss(s, _mm_movehdup_ps(s)));
+}
+inline vf vround(vf a) { return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+inline vf vpow2i(vf n) {
+  const __m256i e = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(e, 23));
+}
+inline vf vrotate_pairs(vf x, vf cs) {
+  const vf swapped = _mm256_permute_ps(x, 0xB1);
+  return _mm256_fmaddsub_ps(x, _mm256_moveldup_ps(cs), _mm256_mul_ps(swapped, _mm256_movehdup_ps(cs)));
+}
+
+struct VecSumD {
+  __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
+  void add(vf v) {
+    lo = _mm256_add_pd(lo, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+    hi = _mm256_add_pd(hi, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+  }
+  double total() const {
+    const __m256d s = _mm256_add_pd(lo, hi);
+    const __m128d t = _mm_add_pd(_mm256_castpd256_pd128(s), _mm256_extractf128_pd(s, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(t, _mm_unpackhi_pd(t, t)));
+  }
+};
+
+#else
+
+// Four lanes with the compiler's generic vectors: SSE2 on any x86-64, NEON or scalar elsewhere.
+typedef float vf __attribute__((vector_size(16)));
+constexpr int64_t kLanes = 4;
+
+inline vf vset(float x) { return vf{x, x, x, x}; }
+inline vf vload(const float* p) {
+  vf v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline vf vload_part(const float* p, int64_t n, float fill = 0.f) {
+  vf v = vset(fill);
+  for (int64_t i = 0; i < n; ++i) v[i] = p[i];
+  return v;
+}
+inline vf vlanes(vf v, int64_t n, float fill) {
+  for (int64_t i = n; i < kLanes; ++i) v[i] = fill;
+  return v;
+}
+inline void vstore(float* p, vf v) { std::memcpy(p, &v, sizeof v); }
+inline void vstore_part(float* p, vf v, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) p[i] = v[i];
+}
+inline vf vadd(vf a, vf b) { return a + b; }
+inline vf vsub(vf a, vf b) { return a - b; }
+inline vf vmul(vf a, vf b) { return a * b; }
+inline vf vdiv(vf a, vf b) { return a / b; }
+inline vf vfma(vf a, vf b, vf c) { return a * b + c; }
+inline vf vmin(vf a, vf b) {
+  for (int i = 0; i < kLanes; ++i) b[i] = a[i] < b[i] ? a[i] : b[i];
+  return b;
+}
+inline vf vmax(vf a, vf b) {
+  for (int i = 0; i < kLanes; ++i) b[i] = a[i] > b[i] ? a[i] : b[i];
+  return b;
+}
+inline vf vabs(vf a) {
+  for (int i = 0; i < kLanes; ++i) a[i] = std::fabs(a[i]);
+  return a;
+}
+inline float vsum(vf a) { return (a[0] + a[1]) + (a[2] + a[3]); }
+inline float vmax_lanes(vf a) {
+  const float m01 = a[0] > a[1] ? a[0] : a[1], m23 = a[2] > a[3] ? a[2] : a[3];
+  return m01 > m23 ? m01 : m23;
+}
+inline vf vround(vf a) {
+  for (int i = 0; i < kLanes; ++i) a[i] = std::nearbyint(a[i]);
+  return a;
+}
+inline vf vpow2i(vf n) {
+  vf r;
+  for (int i = 0; i < kLanes; ++i) {
+    const uint32_t bits = n[i] == n[i] ? uint32_t(int32_t(n[i]) + 127) << 23 : 0x7fc00000u;
+    std::memcpy(&r[i], &bits, 4);
+  }
+  return r;
+}
+inline vf vrotate_pairs(vf x, vf cs) {
+  vf r;
+  for (int i = 0; i < kLanes; i += 2) {
+    r[i] = x[i] * cs[i] - x[i + 1] * cs[i + 1];
+    r[i + 1] = x[i + 1] * cs[i] + x[i] * cs[i + 1];
+  }
+  return r;
+}
+
+struct VecSumD {
+  double s[kLanes] = {};
+  void add(vf v) {
+    for (int i = 0; i < kLanes; ++i) s[i] += double(v[i]);
+  }
+  double total() const { return (s[0] + s[1]) + (s[2] + s[3]); }
+};
+
+#endif
+
+// e^x; below -87.3 (the smallest normal result) it returns about 1.2e-38, above 88 about 1.7e38.
+inline vf vexp(vf x) {
+  x = vmax(vset(-87.33654f), vmin(vset(88.f), x));
+  const vf n = vround(vmul(x, vset(1.44269504088896341f)));
+  vf r = vfma(n, vset(-0.693359375f), x);
+  r = vfma(n, vset(2.12194440e-4f), r);
+  vf p = vset(1.9875691500e-4f);
+  p = vfma(p, r, vset(1.3981999507e-3f));
+  p = vfma(p, r, vset(8.3334519073e-3f));
+  p = vfma(p, r, vset(4.1665795894e-2f));
+  p = vfma(p, r, vset(1.6666665459e-1f));
+  p = vfma(p, r, vset(5.0000001201e-1f));
+  p = vfma(p, vmul(r, r), vadd(r, vset(1.f)));
+  return vmul(p, vpow2i(n));
+}
+
+// x·sigmoid(z) = x / (1 + e^-z): no cancellation for large |z| (the result tends to 0 or x).
+inline vf vmul_sigmoid(vf x, vf z) { return vdiv(x, vadd(vset(1.f), vexp(vsub(vset(0.f), z)))); }
+
+// GELU, tanh approximation: 0.5·x·(1 + tanh(u)) = x·sigmoid(2u), u = √(2/π)(x + 0.044715x³).
+inline vf vgelu_tanh(vf x) {
+  const vf x2 = vmul(x, x);
+  const vf u2 = vmul(vmul(x, vset(2.f * 0.7978845608028654f)), vfma(x2, vset(0.044715f), vset(1.f)));
+  return vmul_sigmoid(x, u2);
+}
+
+inline vf vsilu(vf x) { return vmul_sigmoid(x, x); }
+
+}  // namespace
+}  // namespace dc::cpu::DC_ISA_NS

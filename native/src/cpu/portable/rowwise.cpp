@@ -1,0 +1,3 @@
+// The portable row-wise and metric kernels.
+#include "../impl/metrics.h"
+#include "../impl/rowwise.h"
