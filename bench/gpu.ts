@@ -2,13 +2,14 @@
 // 64/72/128, and GEMM against torch.matmul, both references timed in the same run by
 // bench/gpu_reference.py when python3 can import torch with CUDA. Each figure is the median over
 // `samples` of (wall time of `runs` back-to-back calls and one device synchronisation) / runs,
-// measured the same way on both sides. Without a CUDA device it says why and exits 0.
+// measured the same way on both sides. The table is printed and written into the GPU section of
+// bench/RESULTS.md. Without a CUDA device it says why, leaves RESULTS.md alone and exits 0.
 //
 //   npm run bench:gpu            (add --quick for fewer shapes and runs)
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 
-import { median } from './harness.js';
+import { markdownTable, median, writeResultsSection } from './harness.js';
 import { empty, ops, runtime, tensor, type Tensor } from '../lib/index.js';
 import { binding, packageRoot } from '../lib/native/loader.js';
 
@@ -138,18 +139,27 @@ function main(): void {
   const ours = all.map((c) => measure(c, runs, samples));
   const ref = reference(all, runs, samples);
 
-  console.log(`GPU: ${device.name} (compute capability ${device.computeCapability / 10}), ${runtime.buildInfo()}`);
-  console.log(typeof ref === 'string' ? `Reference: none (${ref})` : `Reference: torch ${ref.torch} on ${ref.device}`);
-  console.log('');
-  console.log('| op | shape | dtype | ditcache ms | ditcache TFLOP/s | torch ms | torch TFLOP/s | torch / ditcache time |');
-  console.log('| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |');
-  all.forEach((c, i) => {
+  const rows = all.map((c, i) => {
     const s = ours[i]!;
     const r = typeof ref === 'string' ? undefined : ref.seconds[i];
     const tf = (sec: number) => (flops(c) / sec / 1e12).toFixed(1);
-    const refCols = r === undefined ? '| – | – | – |' : `| ${(r * 1e3).toFixed(3)} | ${tf(r)} | ${(r / s).toFixed(2)} |`;
-    console.log(`| ${c.op} | ${describeCase(c)} | ${c.dtype} | ${(s * 1e3).toFixed(3)} | ${tf(s)} ${refCols}`);
+    const refCells = r === undefined ? ['–', '–', '–'] : [(r * 1e3).toFixed(3), tf(r), (r / s).toFixed(2)];
+    return [c.op, describeCase(c), c.dtype, (s * 1e3).toFixed(3), tf(s), ...refCells];
   });
+  const table = markdownTable(
+    ['op', 'shape', 'dtype', 'ditcache ms', 'ditcache TFLOP/s', 'torch ms', 'torch TFLOP/s', 'torch / ditcache time'],
+    rows,
+  );
+  const body = [
+    `${device.name} (compute capability ${device.computeCapability / 10}), ${runtime.buildInfo()}.`,
+    typeof ref === 'string' ? `Reference: none (${ref}).` : `Reference: torch ${ref.torch} on ${ref.device}, same run.`,
+    `Median over ${samples} samples of (${runs} back-to-back calls + one device synchronisation) / ${runs}; ` +
+      'attention is non-causal [B, H, N, D] with 4·B·H·N²·D flops, GEMM is out = a·wᵀ with 2·M·N·K flops. ' +
+      'Command: `npm run test:gpu && npm run bench:gpu`.',
+    table,
+  ].join('\n\n');
+  console.log(body);
+  writeResultsSection('GPU', body);
 }
 
 main();
