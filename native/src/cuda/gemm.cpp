@@ -182,6 +182,7 @@ dc_status gemm(const GemmArgs& g) {
   if (g.ldo < g.N || (g.residual && g.ldr < g.N))
     return fail(DC_ERR_SHAPE, "out and residual rows must not overlap (row strides %lld, %lld < %lld)",
                 (long long)g.ldo, (long long)g.ldr, (long long)g.N);
+  if (g.K == 0) return gemm_finish(g, nullptr, 0);
   Matmul m{g.M, g.N, g.K, g.dtype, g.w, g.ldw, g.a, g.lda, nullptr, 0, g.out, g.ldo,
            lt::kEpilogueDefault, g.bias};
   // cuBLASLt reads one input type and needs row strides of at least a row: bf16 weights next to

@@ -12,8 +12,13 @@ __global__ void finish_kernel(GemmArgs a, const T* t, int64_t ldt) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total;
        i += int64_t(gridDim.x) * blockDim.x) {
     const int64_t r = i / a.N, n = i % a.N;
-    float v = to_float(t[r * ldt + n]);
-    if (silu) v = activate(DC_ACT_SILU, v);
+    float v;
+    if (t) {
+      v = to_float(t[r * ldt + n]);
+      if (silu) v = activate(DC_ACT_SILU, v);
+    } else {
+      v = activate(a.act, a.bias ? to_float(static_cast<const T*>(a.bias)[n]) : 0.f);
+    }
     if (a.gate.p) v *= to_float(group_row<T>(a.gate, r)[n]);
     if (a.residual) v += to_float(static_cast<const T*>(a.residual)[r * a.ldr + n]);
     static_cast<T*>(a.out)[r * a.ldo + n] = from_float<T>(v);
