@@ -1,7 +1,7 @@
 // Shared pieces of the ditcache commands: the bundled models, option parsing, cache options.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parseArgs } from 'node:util';
 
 import type { CacheOption } from '../cache/index.js';
 import { writeSafetensors } from '../io/safetensors.js';
@@ -17,9 +17,13 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T) {
+type OptionSpec = Record<string, { type: 'string' | 'boolean' }>;
+export type ParsedValues<T extends OptionSpec> = { [K in keyof T]?: T[K]['type'] extends 'boolean' ? boolean : string } & { help?: boolean };
+
+export function parse<const T extends OptionSpec>(argv: string[], options: T): { values: ParsedValues<T> } {
   try {
-    return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: false, strict: true });
+    const r = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: false, strict: true });
+    return { values: r.values as ParsedValues<T> };
   } catch (e) {
     throw new UsageError((e as Error).message);
   }

@@ -99,8 +99,10 @@ export class STDiT3 {
     this.dir = dir;
   }
 
+  /** Trained parameters (the null caption and the RoPE frequencies are fixed buffers). */
   get parameterCount(): number {
-    return weightTensors(this.weights).reduce((n, t) => n + t.numel, 0);
+    const buffers = this.weights.yNull.numel + this.weights.ropeFreqs.numel;
+    return weightTensors(this.weights).reduce((n, t) => n + t.numel, 0) - buffers;
   }
 
   dispose(): void {
