@@ -90,13 +90,10 @@ function median(xs: number[]): number {
   return s.length ? (s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2) : 0;
 }
 
-/** The spec whose codebook thresholds are the authors' 30-step ones scaled by `k`. */
+/** The spec whose codebook thresholds are the authors' 30-step ones scaled by `k` (the last is never compared). */
 function specFor(k: number, base: Omit<AdaCacheSpec, 'codebook'>, steps: number): AdaCacheSpec {
   const rateScale = steps / 30;
-  const codebook = CODEBOOK_30_FAST.map(([t, r], i, all): [number, number] => [
-    i === all.length - 1 ? t : t * k,
-    Math.max(1, Math.round(r * rateScale)),
-  ]);
+  const codebook = CODEBOOK_30_FAST.map(([t, r]): [number, number] => [t * k, Math.max(1, Math.round(r * rateScale))]);
   return { ...base, codebook };
 }
 
