@@ -246,23 +246,25 @@ describeEachIsa('softmax', () => {
   });
 });
 
-describeEachIsa('rope', () => {
-  function ropeRef(x: ArrayLike<number>, rows: number, T: number, D: number, freqs: Float32Array, pos0: number): Float64Array {
-    const out = new Float64Array(rows * D);
-    for (let r = 0; r < rows; r++) {
-      const pos = pos0 + (r % T);
-      for (let i = 0; i < D / 2; i++) {
-        const angle = Math.fround(pos * freqs[i]!); // float32 angles, as rotary_embedding_torch
-        const [c, s] = [Math.cos(angle), Math.sin(angle)];
-        const [x0, x1] = [x[r * D + 2 * i]!, x[r * D + 2 * i + 1]!];
-        out[r * D + 2 * i] = x0 * c - x1 * s;
-        out[r * D + 2 * i + 1] = x1 * c + x0 * s;
-      }
+/** RoPE of rows at positions pos0 + r % T, with float32 angles as rotary_embedding_torch. */
+function ropeRef(x: ArrayLike<number>, rows: number, T: number, D: number, freqs: Float32Array, pos0: number): Float64Array {
+  const out = new Float64Array(rows * D);
+  for (let r = 0; r < rows; r++) {
+    const pos = pos0 + (r % T);
+    for (let i = 0; i < D / 2; i++) {
+      const angle = Math.fround(pos * freqs[i]!);
+      const [c, s] = [Math.cos(angle), Math.sin(angle)];
+      const [x0, x1] = [x[r * D + 2 * i]!, x[r * D + 2 * i + 1]!];
+      out[r * D + 2 * i] = x0 * c - x1 * s;
+      out[r * D + 2 * i + 1] = x1 * c + x0 * s;
     }
-    return out;
   }
-  const freqsOf = (D: number) => Float32Array.from({ length: D / 2 }, (_, i) => 1 / 10000 ** ((2 * i) / D));
+  return out;
+}
 
+const freqsOf = (D: number): Float32Array => Float32Array.from({ length: D / 2 }, (_, i) => 1 / 10000 ** ((2 * i) / D));
+
+describeEachIsa('rope', () => {
   it('rotates interleaved pairs at positions pos0 + t', () => {
     for (const D of [2, 8, 18, 34, 72, 128]) {
       for (const [T, pos0] of [
@@ -287,8 +289,34 @@ describeEachIsa('rope', () => {
     const q = qkv.view([Bq, H, N, D], { strides: [N * 3 * H * D, D, 3 * H * D, 1] });
     const before = q.toFloat32Array();
     const freqs = freqsOf(D);
+    const expected = ropeRef(before, Bq * H * N, N, D, freqs, 2);
+    const dense = ops.rope(q, tensor(freqs, [D / 2]), { pos0: 2 });
+    expectClose(dense.toFloat32Array(), expected, ROPE_TOL, 'q view into a dense out');
     ops.rope(q, tensor(freqs, [D / 2]), { pos0: 2, out: q });
-    expectClose(q.toFloat32Array(), ropeRef(before, Bq * H * N, N, D, freqs, 2), ROPE_TOL, 'q view');
+    expectClose(q.toFloat32Array(), expected, ROPE_TOL, 'q view in place');
+  });
+});
+
+describeEachIsa('rope row orders', () => {
+  it('matches for any pairing of x and out layouts, in place or not', () => {
+    const [Bq, H, N, D] = [2, 3, 5, 18];
+    const freqs = freqsOf(D);
+    const data = uniform(N * Bq * H * D, 11);
+    // x: [B, H, N, D] over [N, B, H, D] storage (batch and heads merge, positions outermost).
+    const x = () => tensor(data.slice(), [N, Bq, H, D]).view([Bq, H, N, D], { strides: [H * D, D, Bq * H * D, 1] });
+    const expected = ropeRef(x().toFloat32Array(), Bq * H * N, N, D, freqs, 4);
+    const outs: [string, () => Tensor | undefined][] = [
+      ['dense out', () => undefined],
+      ['in place', () => undefined],
+      // heads and positions merge, batch apart: no common row order with x
+      ['padded out', () => empty([Bq, H + 1, N, D]).view([Bq, H, N, D], { strides: [(H + 1) * N * D, N * D, D, 1] })],
+    ];
+    for (const [what, make] of outs) {
+      const xt = x();
+      const out = what === 'in place' ? xt : make();
+      const got = ops.rope(xt, tensor(freqs, [D / 2]), { pos0: 4, out });
+      expectClose(got.toFloat32Array(), expected, ROPE_TOL, what);
+    }
   });
 });
 
