@@ -22,8 +22,6 @@
 #include "attention.h"
 #include "attention_simd.h"
 
-#define DC_UNROLL _Pragma("GCC unroll 32")
-
 namespace dc::cpu::DC_ISA_NS {
 namespace {
 
@@ -148,30 +146,54 @@ int gather_keys(const Plan& p, int64_t b, int64_t h, int64_t& j, int64_t end, Wo
   return n;
 }
 
+// One square block of queries: rows of vector v of the head_dim, rotated and scaled, into r[].
+template <class S, bool kRope, bool kPartial>
+void load_query_block(const Plan& p, const float* q, int64_t stride, const float* table, int rows,
+                      int v, typename S::Vec* r) {
+  constexpr int L = S::kLanes;
+  const typename S::Vec qscale = S::set(p.qscale);
+  DC_UNROLL for (int i = 0; i < L; ++i) {
+    if (i < rows) {
+      const float* src = q + i * stride + v * L;
+      const typename S::Vec x = kPartial ? S::load_first(src, p.tail) : S::load(src);
+      r[i] = kRope ? rotate<S>(x, table + i * 2 * p.row, p, v) : S::mul(x, qscale);
+    } else {
+      r[i] = S::zero();
+    }
+  }
+}
+
 // qt[d][lane] = rotate(q row qi0 + lane)[d] * qscale, transposed a square block at a time;
 // lanes past the last query are zero.
 template <class S, int C>
 void load_queries(const Plan& p, int64_t b, int64_t h, int64_t qi0, int nq, Workspace<S>& ws) {
   constexpr int L = S::kLanes;
   const AttentionArgs& a = *p.a;
-  const float* q = static_cast<const float*>(a.q) + b * a.q_stride[0] + h * a.q_stride[1] +
-                   qi0 * a.q_stride[2];
-  const typename S::Vec qscale = S::set(p.qscale);
+  const int64_t stride = a.q_stride[2];
   for (int c = 0; c < C; ++c) {
+    const float* q = static_cast<const float*>(a.q) + b * a.q_stride[0] + h * a.q_stride[1] +
+                     (qi0 + c * L) * stride;
+    const float* table = p.rope_q ? p.rope_q + (qi0 + c * L) * 2 * p.row : nullptr;
+    const int rows = nq - c * L < L ? nq - c * L : L;
     for (int v = 0; v < p.vecs; ++v) {
       typename S::Vec r[L];
-      for (int i = 0; i < L; ++i) {
-        const int qi = c * L + i;
-        if (qi >= nq) {
-          r[i] = S::zero();
-          continue;
+      const bool partial = v == p.vecs - 1 && p.tail < L;
+      if (table) {
+        if (partial) {
+          load_query_block<S, true, true>(p, q, stride, table, rows, v, r);
+        } else {
+          load_query_block<S, true, false>(p, q, stride, table, rows, v, r);
         }
-        const typename S::Vec x = load_part<S>(p, q + qi * a.q_stride[2], v);
-        r[i] = p.rope_q ? rotate<S>(x, p.rope_q + (qi0 + qi) * 2 * p.row, p, v) : S::mul(x, qscale);
+      } else if (partial) {
+        load_query_block<S, false, true>(p, q, stride, table, rows, v, r);
+      } else {
+        load_query_block<S, false, false>(p, q, stride, table, rows, v, r);
       }
       S::transpose(r);
-      const int cols = v == p.vecs - 1 ? p.tail : L;
-      for (int t = 0; t < cols; ++t) S::store(ws.qt + ((v * L + t) * C + c) * L, r[t]);
+      const int cols = partial ? p.tail : L;
+      DC_UNROLL for (int t = 0; t < L; ++t) {
+        if (t < cols) S::store(ws.qt + ((v * L + t) * C + c) * L, r[t]);
+      }
     }
   }
 }
@@ -489,5 +511,3 @@ void attention_kernel(const AttentionArgs& a) {
 }
 
 }  // namespace dc::cpu::DC_ISA_NS
-
-#undef DC_UNROLL

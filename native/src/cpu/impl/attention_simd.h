@@ -18,6 +18,9 @@
 #pragma GCC diagnostic pop
 #endif
 
+// Fixed-count loops over registers must be unrolled for the registers to stay registers.
+#define DC_UNROLL _Pragma("GCC unroll 32")
+
 namespace dc::cpu::DC_ISA_NS {
 namespace {
 
@@ -78,11 +81,11 @@ struct Avx512Ops {
   // r[i] = row i of a 16 x 16 block -> r[c] = column c.
   static void transpose(Vec* r) {
     Vec t[16];
-    for (int i = 0; i < 8; ++i) {
+    DC_UNROLL for (int i = 0; i < 8; ++i) {
       t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
       t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
     }
-    for (int i = 0; i < 4; ++i) {
+    DC_UNROLL for (int i = 0; i < 4; ++i) {
       const __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]);
       const __m512d c = _mm512_castps_pd(t[4 * i + 2]), d = _mm512_castps_pd(t[4 * i + 3]);
       r[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
@@ -91,12 +94,12 @@ struct Avx512Ops {
       r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
     }
     // r[4g + k], 128-bit lane L: column 4L + k of rows 4g..4g+3.
-    for (int i = 0; i < 2; ++i)
-      for (int k = 0; k < 4; ++k) {
+    DC_UNROLL for (int i = 0; i < 2; ++i)
+      DC_UNROLL for (int k = 0; k < 4; ++k) {
         t[8 * i + k] = _mm512_shuffle_f32x4(r[8 * i + k], r[8 * i + 4 + k], 0x88);
         t[8 * i + 4 + k] = _mm512_shuffle_f32x4(r[8 * i + k], r[8 * i + 4 + k], 0xDD);
       }
-    for (int k = 0; k < 8; ++k) {
+    DC_UNROLL for (int k = 0; k < 8; ++k) {
       r[k] = _mm512_shuffle_f32x4(t[k], t[8 + k], 0x88);
       r[8 + k] = _mm512_shuffle_f32x4(t[k], t[8 + k], 0xDD);
     }
@@ -110,28 +113,53 @@ struct Avx512Ops {
 struct Avx2Ops {
   using Vec = __m256;
   static constexpr int kLanes = 8;
+#if defined(__AVX512F__)
+  // EVEX encoding: 32 vector registers, the tiles of Avx512Ops.
+  static constexpr int score_rows(int query_vecs) { return query_vecs == 1 ? 16 : 12; }
+  static constexpr int kOutVecs = 8;
+  static constexpr int out_rows(int vecs) { return vecs <= 2 ? 8 : vecs <= 6 ? 4 : 2; }
+#else
   static constexpr int score_rows(int query_vecs) { return query_vecs == 1 ? 12 : 6; }
   static constexpr int kOutVecs = 4;
   static constexpr int out_rows(int vecs) { return vecs <= 1 ? 8 : vecs <= 2 ? 4 : 2; }
+#endif
 
-  static __m256i first(int n) {
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-  }
   static Vec zero() { return _mm256_setzero_ps(); }
   static Vec set(float x) { return _mm256_set1_ps(x); }
   static Vec load(const float* p) { return _mm256_loadu_ps(p); }
   static void store(float* p, Vec x) { _mm256_storeu_ps(p, x); }
-  static Vec load_first(const float* p, int n) { return _mm256_maskload_ps(p, first(n)); }
-  static void store_first(float* p, Vec x, int n) { _mm256_maskstore_ps(p, first(n), x); }
+#if defined(__AVX512F__)
+  static __mmask8 first(int n) { return __mmask8((1u << n) - 1); }
+  static Vec load_first(const float* p, int n) { return _mm256_maskz_loadu_ps(first(n), p); }
+  static void store_first(float* p, Vec x, int n) { _mm256_mask_storeu_ps(p, first(n), x); }
+  static Vec hide_below(Vec x, int n) {
+    return _mm256_mask_mov_ps(x, first(n), _mm256_set1_ps(-INFINITY));
+  }
+#else
+  static __m256i first(int n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  }
+  // vmaskmovps is slow on some cores: a whole vector takes a plain load or store.
+  static Vec load_first(const float* p, int n) {
+    return n == kLanes ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, first(n));
+  }
+  static void store_first(float* p, Vec x, int n) {
+    if (n == kLanes) {
+      _mm256_storeu_ps(p, x);
+    } else {
+      _mm256_maskstore_ps(p, first(n), x);
+    }
+  }
+  static Vec hide_below(Vec x, int n) {
+    return _mm256_blendv_ps(x, _mm256_set1_ps(-INFINITY), _mm256_castsi256_ps(first(n)));
+  }
+#endif
   static Vec add(Vec a, Vec b) { return _mm256_add_ps(a, b); }
   static Vec sub(Vec a, Vec b) { return _mm256_sub_ps(a, b); }
   static Vec mul(Vec a, Vec b) { return _mm256_mul_ps(a, b); }
   static Vec max(Vec a, Vec b) { return _mm256_max_ps(a, b); }
   static Vec fma(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
   static Vec swap_pairs(Vec x) { return _mm256_permute_ps(x, 0xB1); }
-  static Vec hide_below(Vec x, int n) {
-    return _mm256_blendv_ps(x, _mm256_set1_ps(-INFINITY), _mm256_castsi256_ps(first(n)));
-  }
   static Vec inv_or_zero(Vec x) {
     const Vec positive = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GT_OQ);
     return _mm256_and_ps(positive, _mm256_div_ps(_mm256_set1_ps(1.f), x));
@@ -155,17 +183,17 @@ struct Avx2Ops {
   // r[i] = row i of an 8 x 8 block -> r[c] = column c.
   static void transpose(Vec* r) {
     Vec t[8], s[8];
-    for (int i = 0; i < 4; ++i) {
+    DC_UNROLL for (int i = 0; i < 4; ++i) {
       t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
       t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
     }
-    for (int i = 0; i < 2; ++i) {
+    DC_UNROLL for (int i = 0; i < 2; ++i) {
       s[4 * i] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
       s[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
       s[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
       s[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
     }
-    for (int k = 0; k < 4; ++k) {
+    DC_UNROLL for (int k = 0; k < 4; ++k) {
       r[k] = _mm256_permute2f128_ps(s[k], s[4 + k], 0x20);
       r[4 + k] = _mm256_permute2f128_ps(s[k], s[4 + k], 0x31);
     }
