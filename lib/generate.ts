@@ -10,6 +10,7 @@ import { samplingSchedule } from './sampling/rflow.js';
 import { empty, tensor, type Tensor } from './tensor.js';
 import { Vocabulary } from './text/vocabulary.js';
 import { Scope } from './util/scope.js';
+import { runInWorker } from './worker/host.js';
 
 export interface ConditioningOptions {
   /** nominal frames per second (default 24) */
@@ -138,7 +139,7 @@ export function resolveGeneration(model: STDiT3, o: GenerateOptions): ResolvedGe
     z = o.noise.to(model.device, 'f32');
   } else {
     const seed = o.seed ?? 0;
-    z = tensor(gaussianNoise(seed, n), shape, { device: model.device });
+    z = tensor(gaussianNoise(seed, n), shape, { device: model.device, copy: true });
   }
   const steps = o.steps ?? cfg.scheduler.numSamplingSteps;
   const cfgScale = o.cfgScale ?? cfg.scheduler.cfgScale;
@@ -170,7 +171,7 @@ export function* generationSteps(model: STDiT3, o: GenerateOptions): Generator<S
     useTimestepTransform: model.config.scheduler.useTimestepTransform,
     numTimesteps: model.config.scheduler.numTimesteps,
   });
-  let summary: DenoiseSummary;
+  let summary: DenoiseSummary | undefined;
   try {
     summary = yield* denoise(model, {
       z: r.z,
@@ -184,11 +185,10 @@ export function* generationSteps(model: STDiT3, o: GenerateOptions): Generator<S
       policy,
       ...(o.signal ? { signal: o.signal } : {}),
     });
-  } catch (e) {
-    r.z.dispose();
-    throw e;
   } finally {
     r.caption.dispose();
+    // An error or an early return (abort) frees the latent too.
+    if (!summary) r.z.dispose();
   }
   const [B, , T, H, W] = r.z.shape as number[];
   const [pt, ph, pw] = model.config.patchSize;
@@ -218,13 +218,35 @@ export function generateSync(model: STDiT3, options: GenerateOptions): Generatio
   }
 }
 
-/** Runs a generation, returning to the event loop between steps. */
+/**
+ * The generation as an async iterator of steps, run on a worker thread: the caller's event loop
+ * never waits on a step. A custom CachePolicy object (code, which cannot cross threads) runs on
+ * the calling thread instead, one step per turn of the event loop.
+ */
+export async function* generateSteps(model: STDiT3, options: GenerateOptions): AsyncGenerator<StepInfo, GenerationResult, void> {
+  if (isPolicyObject(options.cache)) {
+    const it = generationSteps(model, options);
+    for (;;) {
+      await yieldToLoop();
+      const r = it.next();
+      if (r.done) return r.value;
+      yield r.value;
+    }
+  }
+  const r = yield* runInWorker(model, 'generate', { ...options }, options.signal);
+  return { latent: r.latent, trace: r.trace as GenerationTrace };
+}
+
+/** Runs a generation off the calling thread; `onStep` reports each step, `signal` stops it. */
 export async function generate(model: STDiT3, options: GenerateOptions): Promise<GenerationResult> {
-  const it = generationSteps(model, options);
+  const it = generateSteps(model, options);
   for (;;) {
-    await yieldToLoop();
-    const r = it.next();
+    const r = await it.next();
     if (r.done) return r.value;
     options.onStep?.(r.value);
   }
+}
+
+function isPolicyObject(cache: CacheOption | undefined): boolean {
+  return typeof cache === 'object' && cache !== null && typeof (cache as { plan?: unknown }).plan === 'function';
 }

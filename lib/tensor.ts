@@ -125,6 +125,29 @@ export class Tensor {
     this.live().write(array, DTYPE_CODE[dtype]);
   }
 
+  /**
+   * A handle that adoptTensor() turns back into a tensor in another thread of this process (once);
+   * the storage stays alive until then. Tensors over caller memory cannot cross: clone them first.
+   */
+  exportHandle(): bigint {
+    return this.live().exportHandle();
+  }
+
+  /**
+   * A typed array over this tensor's own memory (contiguous host tensors; f16/bf16 as raw
+   * Uint16Array). It keeps the memory alive after dispose(); writes through it are the tensor's.
+   */
+  hostView(): Float32Array | Uint16Array | Int32Array | BigInt64Array | Uint8Array {
+    const buf = this.live().hostBuffer();
+    switch (this.dtype) {
+      case 'f32': return new Float32Array(buf);
+      case 'f16': case 'bf16': return new Uint16Array(buf);
+      case 'i32': return new Int32Array(buf);
+      case 'i64': return new BigInt64Array(buf);
+      case 'u8': return new Uint8Array(buf);
+    }
+  }
+
   /** Bytes of the storage behind this tensor (shared by its views). */
   get storageBytes(): number {
     return this.live().storageBytes;

@@ -16,6 +16,7 @@ import { gaussianNoise } from '../sampling/noise.js';
 import { samplingSchedule } from '../sampling/rflow.js';
 import { empty, tensor, type Tensor } from '../tensor.js';
 import { Scope } from '../util/scope.js';
+import { runInWorker } from '../worker/host.js';
 import { TemporalKvCache } from './kv-cache.js';
 
 export type KvCacheMode = 'none' | 'window' | 'stream';
@@ -106,7 +107,7 @@ export function* extensionSteps(model: STDiT3, o: ExtendOptions): Generator<Step
   if (!y) throw new TypeError('extend: a prompt (or y and mask) is required');
   mask ??= Array.from({ length: b }, () => new Array<number>(y!.shape[2]!).fill(1));
   const caption: CaptionState = scope.add(cfgCaption(model, y, mask));
-  const video = empty([b, C, total, H, W], { device: model.device });
+  const video = scope.add(empty([b, C, total, H, W], { device: model.device }));
   scope.add(frames(video, 0, k)).copyFrom(o.condition);
 
   const [, ph, pw] = cfg.patchSize;
@@ -218,7 +219,7 @@ export function* extensionSteps(model: STDiT3, o: ExtendOptions): Generator<Step
     cacheWriteMs = 0;
   }
   return {
-    latent: video,
+    latent: scope.keep(video),
     trace: { mode: o.kvCache, chunks, totalMs: performance.now() - started, kvCacheCapacityFrames: kv ? o.maxCacheFrames : 0, peakKvCacheBytes: peakKv },
   };
 }
@@ -232,12 +233,26 @@ export function extendSync(model: STDiT3, options: ExtendOptions): ExtendResult 
   }
 }
 
-/** Extends a video, returning to the event loop between denoising steps. */
+/** The extension as an async iterator of steps, run on a worker thread (see generateSteps). */
+export async function* extendSteps(model: STDiT3, options: ExtendOptions): AsyncGenerator<StepInfo & { chunk: number }, ExtendResult, void> {
+  if (typeof options.cache === 'object' && options.cache !== null && 'plan' in options.cache) {
+    const it = extensionSteps(model, options);
+    for (;;) {
+      await yieldToLoop();
+      const r = it.next();
+      if (r.done) return r.value;
+      yield r.value;
+    }
+  }
+  const r = yield* runInWorker<StepInfo & { chunk: number }>(model, 'extend', { ...options }, options.signal);
+  return { latent: r.latent, trace: r.trace as ExtendResult['trace'] };
+}
+
+/** Extends a video off the calling thread; `onStep` reports each step, `signal` stops it. */
 export async function extend(model: STDiT3, options: ExtendOptions): Promise<ExtendResult> {
-  const it = extensionSteps(model, options);
+  const it = extendSteps(model, options);
   for (;;) {
-    await yieldToLoop();
-    const r = it.next();
+    const r = await it.next();
     if (r.done) return r.value;
     options.onStep?.(r.value);
   }

@@ -4,7 +4,7 @@
 import { closeSync, fstatSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { endianness } from 'node:os';
 
-import { tensor, type Device, type Tensor } from '../tensor.js';
+import { empty, tensor, type Device, type Tensor } from '../tensor.js';
 import { bf16ToFloat32, float32ToBf16, halfToFloat32 } from './float16.js';
 import {
   DTYPE_ARRAY,
@@ -91,25 +91,34 @@ export class SafetensorsReader {
     return out;
   }
 
-  /** The elements converted to float32 (integers and booleans by value). */
-  float32(name: string): Float32Array {
+  /** The elements converted to float32 (integers and booleans by value), into `into` when given. */
+  float32(name: string, into?: Float32Array): Float32Array {
     const e = this.entry(name);
-    if (e.dtype === 'F32') return this.raw(name) as Float32Array;
-    const out = new Float32Array(numelOf(e.shape));
+    const out = this.#destination(e, into, Float32Array);
+    if (e.dtype === 'F32') {
+      readFully(this.openFd(), bytesOf(out), e.start, this.path, name);
+      return out;
+    }
     this.#convertChunks(e, (chunk, offset) => out.set(chunk, offset));
     return out;
   }
 
   /** The elements as bfloat16 bit patterns, rounded to nearest even from wider types. */
-  bf16(name: string): Uint16Array {
+  bf16(name: string, into?: Uint16Array): Uint16Array {
     const e = this.entry(name);
-    if (e.dtype === 'BF16') return this.raw(name) as Uint16Array;
-    const out = new Uint16Array(numelOf(e.shape));
+    const out = this.#destination(e, into, Uint16Array);
+    if (e.dtype === 'BF16') {
+      readFully(this.openFd(), bytesOf(out), e.start, this.path, name);
+      return out;
+    }
     this.#convertChunks(e, (chunk, offset) => float32ToBf16(chunk, out, offset));
     return out;
   }
 
-  /** A tensor of float32 (default) or bfloat16 elements with the stored shape; on the CPU it shares the array just read. */
+  /**
+   * A tensor of float32 (default) or bfloat16 elements with the stored shape, owning its memory:
+   * on the CPU the file is read straight into it (one copy of the data, never two).
+   */
   tensor(name: string, options: ReadTensorOptions = {}): Tensor {
     const dtype = options.dtype ?? 'f32';
     if (dtype !== 'f32' && dtype !== 'bf16') {
@@ -117,7 +126,25 @@ export class SafetensorsReader {
     }
     const e = this.entry(name);
     const device = options.device ?? 'cpu';
-    return dtype === 'f32' ? tensor(this.float32(name), e.shape, { device }) : tensor(this.bf16(name), e.shape, { dtype: 'bf16', device });
+    if (device !== 'cpu') {
+      return dtype === 'f32' ? tensor(this.float32(name), e.shape, { device }) : tensor(this.bf16(name), e.shape, { dtype: 'bf16', device });
+    }
+    const t = empty(e.shape, { dtype });
+    try {
+      if (dtype === 'f32') this.float32(name, t.hostView() as Float32Array);
+      else this.bf16(name, t.hostView() as Uint16Array);
+    } catch (err) {
+      t.dispose();
+      throw err;
+    }
+    return t;
+  }
+
+  #destination<A extends Float32Array | Uint16Array>(e: StEntry, into: A | undefined, Ctor: new (n: number) => A): A {
+    const n = numelOf(e.shape);
+    if (into === undefined) return new Ctor(n);
+    if (into.length !== n) throw new SafetensorsError(this.path, `destination holds ${into.length} elements, the tensor ${n}`, e.name);
+    return into;
   }
 
   close(): void {

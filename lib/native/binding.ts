@@ -12,6 +12,7 @@ export interface NativeTensor {
   read(): Float32Array;
   write(data: NativeArray, dtype?: number): void;
   exportHandle(): bigint;
+  hostBuffer(): ArrayBuffer;
 }
 
 export type NativeArray = Float32Array | Uint16Array | Int32Array | BigInt64Array | Uint8Array;

@@ -127,6 +127,7 @@ Napi::Function TensorObject::Define(Napi::Env env) {
                          InstanceMethod<&TensorObject::Read>("read"),
                          InstanceMethod<&TensorObject::Write>("write"),
                          InstanceMethod<&TensorObject::ExportHandle>("exportHandle"),
+                         InstanceMethod<&TensorObject::HostBuffer>("hostBuffer"),
                      });
 }
 
@@ -274,6 +275,21 @@ Napi::Value TensorObject::ExportHandle(const Napi::CallbackInfo& info) {
   std::lock_guard<std::mutex> lock(g_exported_mu);
   g_exported.insert(t);
   return Napi::BigInt::New(env, uint64_t(reinterpret_cast<uintptr_t>(t)));
+}
+
+// An ArrayBuffer over the tensor's own host memory (contiguous CPU tensors), holding a reference
+// to the tensor until the buffer is collected: data can be read from files straight into it.
+Napi::Value TensorObject::HostBuffer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  dc_tensor* t = live(env);
+  dc_tensor_desc d;
+  check(env, dc_tensor_describe(t, &d));
+  if (d.device != DC_DEVICE_CPU || !d.contiguous)
+    throw_type(env, "hostBuffer needs a contiguous tensor in host memory");
+  check(env, dc_tensor_retain(t));
+  return Napi::ArrayBuffer::New(
+      env, d.data, size_t(d.numel) * dc_dtype_size(d.dtype),
+      [](Napi::Env, void*, dc_tensor* held) { dc_tensor_release(held); }, t);
 }
 
 void register_tensor_functions(Napi::Env env, Napi::Object exports) {

@@ -34,6 +34,7 @@ class TensorObject : public Napi::ObjectWrap<TensorObject> {
   Napi::Value Read(const Napi::CallbackInfo& info);
   Napi::Value Write(const Napi::CallbackInfo& info);
   Napi::Value ExportHandle(const Napi::CallbackInfo& info);
+  Napi::Value HostBuffer(const Napi::CallbackInfo& info);
 
   void release();
   dc_tensor* live(Napi::Env env) const;

@@ -14,36 +14,38 @@ export class CheckpointError extends Error {
   }
 }
 
-export interface Linear {
-  weight: Tensor;
-  bias: Tensor;
+// The structure is generic in its leaves so that the same shape can hold tensors, or the handles
+// that carry them to a worker thread (mapWeights).
+export interface Linear<T = Tensor> {
+  weight: T;
+  bias: T;
 }
 
-export interface BlockWeights {
-  scaleShiftTable: Tensor; // [6, C]
-  qkv: Linear;
-  qNorm: Tensor; // [D]
-  kNorm: Tensor;
-  proj: Linear;
-  crossQ: Linear;
-  crossKv: Linear;
-  crossProj: Linear;
-  fc1: Linear;
-  fc2: Linear;
+export interface BlockWeights<T = Tensor> {
+  scaleShiftTable: T; // [6, C]
+  qkv: Linear<T>;
+  qNorm: T; // [D]
+  kNorm: T;
+  proj: Linear<T>;
+  crossQ: Linear<T>;
+  crossKv: Linear<T>;
+  crossProj: Linear<T>;
+  fc1: Linear<T>;
+  fc2: Linear<T>;
 }
 
-export interface STDiT3Weights {
-  patchEmbed: Linear; // weight viewed as [C, Cin·pt·ph·pw]
-  tEmbed: [Linear, Linear];
-  fpsEmbed: [Linear, Linear];
-  tBlock: Linear;
-  yProj: [Linear, Linear];
-  yNull: Tensor; // [L, caption_channels]
-  spatial: BlockWeights[];
-  temporal: BlockWeights[];
-  finalScaleShift: Tensor; // [2, C]
-  finalLinear: Linear;
-  ropeFreqs: Tensor; // [D/2]
+export interface STDiT3Weights<T = Tensor> {
+  patchEmbed: Linear<T>; // weight viewed as [C, Cin·pt·ph·pw]
+  tEmbed: [Linear<T>, Linear<T>];
+  fpsEmbed: [Linear<T>, Linear<T>];
+  tBlock: Linear<T>;
+  yProj: [Linear<T>, Linear<T>];
+  yNull: T; // [L, caption_channels]
+  spatial: BlockWeights<T>[];
+  temporal: BlockWeights<T>[];
+  finalScaleShift: T; // [2, C]
+  finalLinear: Linear<T>;
+  ropeFreqs: T; // [D/2]
 }
 
 /** Every parameter name with its expected shape. */
@@ -147,16 +149,40 @@ export function loadWeights(reader: SafetensorsReader, cfg: STDiT3Config, option
   };
 }
 
+/** The same weight structure with every leaf mapped through `fn`, in a fixed order. */
+export function mapWeights<A, B>(w: STDiT3Weights<A>, fn: (leaf: A) => B): STDiT3Weights<B> {
+  const lin = (l: Linear<A>): Linear<B> => ({ weight: fn(l.weight), bias: fn(l.bias) });
+  const pair = (p: [Linear<A>, Linear<A>]): [Linear<B>, Linear<B>] => [lin(p[0]), lin(p[1])];
+  const blk = (b: BlockWeights<A>): BlockWeights<B> => ({
+    scaleShiftTable: fn(b.scaleShiftTable),
+    qkv: lin(b.qkv),
+    qNorm: fn(b.qNorm),
+    kNorm: fn(b.kNorm),
+    proj: lin(b.proj),
+    crossQ: lin(b.crossQ),
+    crossKv: lin(b.crossKv),
+    crossProj: lin(b.crossProj),
+    fc1: lin(b.fc1),
+    fc2: lin(b.fc2),
+  });
+  return {
+    patchEmbed: lin(w.patchEmbed),
+    tEmbed: pair(w.tEmbed),
+    fpsEmbed: pair(w.fpsEmbed),
+    tBlock: lin(w.tBlock),
+    yProj: pair(w.yProj),
+    yNull: fn(w.yNull),
+    spatial: w.spatial.map(blk),
+    temporal: w.temporal.map(blk),
+    finalScaleShift: fn(w.finalScaleShift),
+    finalLinear: lin(w.finalLinear),
+    ropeFreqs: fn(w.ropeFreqs),
+  };
+}
+
 /** All tensors of a weight set, for disposal and counting. */
 export function weightTensors(w: STDiT3Weights): Tensor[] {
-  const lin = (l: Linear) => [l.weight, l.bias];
-  const blk = (b: BlockWeights) => [
-    b.scaleShiftTable, b.qNorm, b.kNorm,
-    ...[b.qkv, b.proj, b.crossQ, b.crossKv, b.crossProj, b.fc1, b.fc2].flatMap(lin),
-  ];
-  return [
-    ...lin(w.patchEmbed), ...w.tEmbed.flatMap(lin), ...w.fpsEmbed.flatMap(lin), ...lin(w.tBlock),
-    ...w.yProj.flatMap(lin), w.yNull, ...w.spatial.flatMap(blk), ...w.temporal.flatMap(blk),
-    w.finalScaleShift, ...lin(w.finalLinear), w.ropeFreqs,
-  ];
+  const all: Tensor[] = [];
+  mapWeights(w, (t) => all.push(t));
+  return all;
 }

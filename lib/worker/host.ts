@@ -1,0 +1,132 @@
+// Runs a generation or an extension on a worker thread, so the caller's event loop stays free:
+// steps arrive as an async iterator, the result's latent comes back without a copy, and an
+// AbortSignal stops the work before its next step.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+
+import type { STDiT3 } from '../models/stdit3/model.js';
+import { mapWeights } from '../models/stdit3/weights.js';
+import { packageRoot } from '../native/loader.js';
+import type { StepInfo } from '../sampling/denoise.js';
+import { adoptTensor, Tensor } from '../tensor.js';
+import type { WorkerJob, WorkerMessage } from './protocol.js';
+
+export function workerScript(): string {
+  const path = join(packageRoot(), 'dist', 'lib', 'worker', 'worker.js');
+  if (!existsSync(path)) throw new Error(`ditcache: ${path} is missing; build the package with \`npm run build:ts\``);
+  return path;
+}
+
+function abortError(signal: AbortSignal): Error {
+  if (signal.reason instanceof Error) return signal.reason;
+  return Object.assign(new Error('the operation was aborted'), { name: 'AbortError' });
+}
+
+function rebuildError(m: { name: string; message: string; code?: string }): Error {
+  const Ctor = m.name === 'TypeError' ? TypeError : m.name === 'RangeError' ? RangeError : Error;
+  const e = new Ctor(m.message);
+  if (Ctor === Error && m.name !== 'Error') e.name = m.name;
+  if (m.code) Object.assign(e, { code: m.code });
+  return e;
+}
+
+// A copy, so the worker never shares memory the caller may still write (or caller-owned memory).
+function exportCopy(t: Tensor): bigint {
+  const c = t.clone();
+  const h = c.exportHandle();
+  c.dispose();
+  return h;
+}
+
+/** Tensors in `options` (a tensor or an array of tensors per field) become handles of copies. */
+function exportTensors(options: Record<string, unknown>): { options: Record<string, unknown>; tensorFields: string[] } {
+  const out: Record<string, unknown> = {};
+  const tensorFields: string[] = [];
+  for (const [k, v] of Object.entries(options)) {
+    if (typeof v === 'function' || v instanceof AbortSignal) continue;
+    if (v instanceof Tensor) {
+      out[k] = exportCopy(v);
+      tensorFields.push(k);
+    } else if (Array.isArray(v) && v.length > 0 && v.every((t) => t instanceof Tensor)) {
+      out[k] = (v as Tensor[]).map(exportCopy);
+      tensorFields.push(k);
+    } else {
+      out[k] = v;
+    }
+  }
+  return { options: out, tensorFields };
+}
+
+export interface WorkerResult {
+  latent: Tensor;
+  trace: unknown;
+}
+
+export async function* runInWorker<S extends StepInfo = StepInfo>(
+  model: STDiT3,
+  kind: WorkerJob['kind'],
+  options: Record<string, unknown>,
+  signal?: AbortSignal,
+): AsyncGenerator<S, WorkerResult, void> {
+  if (signal?.aborted) throw abortError(signal);
+  const abort = new SharedArrayBuffer(4);
+  const flag = new Int32Array(abort);
+  const exported = exportTensors(options);
+  const job: WorkerJob = {
+    kind,
+    config: model.config,
+    dir: model.dir,
+    device: model.device,
+    weights: mapWeights(model.weights, (t) => t.exportHandle()),
+    ...exported,
+    abort,
+  };
+  const worker = new Worker(workerScript(), { workerData: job });
+  const queue: WorkerMessage[] = [];
+  let wake: (() => void) | null = null;
+  let failure: Error | null = null;
+  let exited = false;
+  const push = (m: WorkerMessage) => {
+    queue.push(m);
+    wake?.();
+  };
+  worker.on('message', push);
+  worker.on('error', (e) => {
+    failure = e;
+    wake?.();
+  });
+  worker.on('exit', (code) => {
+    exited = true;
+    if (code !== 0 && !failure) failure = new Error(`ditcache worker exited with code ${code}`);
+    wake?.();
+  });
+  const onAbort = () => Atomics.store(flag, 0, 1);
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    for (;;) {
+      while (queue.length === 0 && !failure) await new Promise<void>((r) => (wake = r));
+      wake = null;
+      const m = queue.shift();
+      if (!m) throw failure!;
+      switch (m.type) {
+        case 'step':
+          yield m.info as S;
+          break;
+        case 'done':
+          return { latent: adoptTensor(m.latent), trace: m.trace };
+        case 'aborted':
+          throw abortError(signal!);
+        case 'error':
+          throw rebuildError(m);
+      }
+    }
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    Atomics.store(flag, 0, 1);
+    if (!exited) {
+      // The worker ends by itself after its last message, or before its next step once aborted.
+      await new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    }
+  }
+}

@@ -1,0 +1,27 @@
+// Messages between a caller and the worker thread that runs its generation or extension.
+import type { STDiT3Config } from '../models/stdit3/config.js';
+import type { STDiT3Weights } from '../models/stdit3/weights.js';
+import type { StepInfo } from '../sampling/denoise.js';
+import type { Device } from '../tensor.js';
+
+/** Tensors cross as exported handles (the same native memory, adopted once on the other side). */
+export type Handle = bigint;
+
+export interface WorkerJob {
+  kind: 'generate' | 'extend';
+  config: STDiT3Config;
+  dir: string | undefined;
+  device: Device;
+  weights: STDiT3Weights<Handle>;
+  /** the options with tensors replaced by handles (see host.ts) */
+  options: Record<string, unknown>;
+  tensorFields: string[];
+  /** Int32Array(1) flag: set to 1 to stop before the next step */
+  abort: SharedArrayBuffer;
+}
+
+export type WorkerMessage =
+  | { type: 'step'; info: StepInfo & { chunk?: number } }
+  | { type: 'done'; latent: Handle; trace: unknown }
+  | { type: 'aborted' }
+  | { type: 'error'; name: string; message: string; code?: string };

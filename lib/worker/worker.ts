@@ -1,0 +1,54 @@
+// The worker thread of generate() / extend(): it adopts the caller's weights (no copy), runs the
+// steps synchronously on the library's own thread pool, reports each one, and stops before the
+// next step once the shared abort flag is set.
+import { parentPort, workerData } from 'node:worker_threads';
+
+import { extensionSteps, type ExtendOptions } from '../causal/extend.js';
+import { generationSteps, type GenerateOptions } from '../generate.js';
+import { STDiT3 } from '../models/stdit3/model.js';
+import { mapWeights } from '../models/stdit3/weights.js';
+import { adoptTensor, type Tensor } from '../tensor.js';
+import type { WorkerJob, WorkerMessage } from './protocol.js';
+
+const job = workerData as WorkerJob;
+const post = (m: WorkerMessage) => parentPort!.postMessage(m);
+const abort = new Int32Array(job.abort);
+const adopted: Tensor[] = [];
+const adopt = (h: bigint) => {
+  const t = adoptTensor(h);
+  adopted.push(t);
+  return t;
+};
+
+const model = new STDiT3(job.config, mapWeights(job.weights, adopt), job.device, job.dir);
+const options: Record<string, unknown> = { ...job.options };
+for (const field of job.tensorFields) {
+  const v = options[field];
+  options[field] = Array.isArray(v) ? (v as bigint[]).map(adopt) : adopt(v as bigint);
+}
+
+try {
+  const it =
+    job.kind === 'generate'
+      ? generationSteps(model, options as unknown as GenerateOptions)
+      : extensionSteps(model, options as unknown as ExtendOptions);
+  for (;;) {
+    if (Atomics.load(abort, 0) !== 0) {
+      it.return(undefined as never);
+      post({ type: 'aborted' });
+      break;
+    }
+    const r = it.next();
+    if (r.done) {
+      post({ type: 'done', latent: r.value.latent.exportHandle(), trace: r.value.trace });
+      r.value.latent.dispose();
+      break;
+    }
+    post({ type: 'step', info: r.value });
+  }
+} catch (e) {
+  const err = e as Error & { code?: string };
+  post({ type: 'error', name: err.name, message: err.message, ...(err.code ? { code: err.code } : {}) });
+} finally {
+  for (const t of adopted) t.dispose();
+}
