@@ -91,6 +91,13 @@ describeEachIsa('layerNorm', () => {
     }
   });
 
+  it('keeps its precision when the mean dwarfs the spread', () => {
+    for (const C of [7, 72, 1152]) {
+      const x = uniform(13 * C, C + 9, 999, 1001);
+      expectClose(ops.layerNorm(tensor(x, [13, C])).toFloat32Array(), normRef(x, 13, C, { eps: 1e-6 }), NORM_TOL, `C=${C}`);
+    }
+  });
+
   it('fuses t2i modulate with G = 1, batch, batch·frames and rows', () => {
     for (const C of [1, 17, 72, 130]) {
       const x = uniform(ROWS * C, 7 * C);

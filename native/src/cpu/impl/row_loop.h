@@ -28,24 +28,6 @@ inline void map_row(float* o, int64_t C, Body&& body) {
   if (c < C) vstore_part(o + c, body(TailLanes{c, C - c}), C - c);
 }
 
-// Sum of body(lanes) over [0, C); lanes past the end count as zero. Two accumulators hide the
-// latency of the additions on rows that sit in L1.
-template <class Body>
-inline float sum_row(int64_t C, Body&& body) {
-  vf s0 = vset(0.f), s1 = vset(0.f);
-  int64_t c = 0;
-  for (; c + 2 * kLanes <= C; c += 2 * kLanes) {
-    s0 = vadd(s0, body(FullLanes{c}));
-    s1 = vadd(s1, body(FullLanes{c + kLanes}));
-  }
-  if (c + kLanes <= C) {
-    s0 = vadd(s0, body(FullLanes{c}));
-    c += kLanes;
-  }
-  if (c < C) s1 = vadd(s1, vlanes(body(TailLanes{c, C - c}), C - c, 0.f));
-  return vsum(vadd(s0, s1));
-}
-
 inline float max_row(const float* x, int64_t C) {
   vf m = vset(-INFINITY);
   int64_t c = 0;

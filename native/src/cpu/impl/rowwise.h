@@ -19,6 +19,38 @@ namespace {
 // Rows per parallel chunk so that a chunk holds at least ~16K elements.
 inline int64_t row_grain(int64_t len) { return len >= 16384 ? 1 : 16384 / (len ? len : 1); }
 
+struct Moments {
+  float sum, sum_sq;
+};
+
+// Sums of d and d² over a row, d = x - k, in one pass. With k = x[0], d stays on the scale of the
+// row's spread, so var = E[d²] - E[d]² keeps its precision where E[x²] - E[x]² would cancel
+// (|mean| >> std).
+inline Moments shifted_moments(const float* x, int64_t C, float k) {
+  const vf vk = vset(k);
+  vf s0 = vset(0.f), s1 = vset(0.f), q0 = vset(0.f), q1 = vset(0.f);
+  int64_t c = 0;
+  for (; c + 2 * kLanes <= C; c += 2 * kLanes) {
+    const vf d0 = vsub(vload(x + c), vk), d1 = vsub(vload(x + c + kLanes), vk);
+    s0 = vadd(s0, d0);
+    s1 = vadd(s1, d1);
+    q0 = vfma(d0, d0, q0);
+    q1 = vfma(d1, d1, q1);
+  }
+  if (c + kLanes <= C) {
+    const vf d = vsub(vload(x + c), vk);
+    s0 = vadd(s0, d);
+    q0 = vfma(d, d, q0);
+    c += kLanes;
+  }
+  if (c < C) {
+    const vf d = vsub(vload_part(x + c, C - c, k), vk);  // lanes past the end: d = 0
+    s1 = vadd(s1, d);
+    q1 = vfma(d, d, q1);
+  }
+  return {vsum(vadd(s0, s1)), vsum(vadd(q0, q1))};
+}
+
 template <bool kWeight, bool kBias, bool kModulate>
 void norm_rows(const NormArgs& a, int64_t begin, int64_t end) {
   const int64_t C = a.x.rows.len;
@@ -34,15 +66,13 @@ void norm_rows(const NormArgs& a, int64_t begin, int64_t end) {
   for (int64_t r = begin; r < end; ++r) {
     xp.next();
     const float* x = x0 + xw.off;
-    const float mean = centre ? sum_row(C, [&](auto at) { return at.load(x); }) * inv_c : 0.f;
-    const vf vmean = vset(mean);
-    const float ss = sum_row(C, [&](auto at) {
-      const vf d = vsub(at.load(x), vmean);
-      return vmul(d, d);
-    });
-    const vf inv = vset(1.f / std::sqrt(ss * inv_c + a.eps));
+    // mean = k + d is never formed: near a large k it would round to k's ulp.
+    const float k = centre ? x[0] : 0.f;
+    const Moments m = shifted_moments(x, C, k);
+    const float d = centre ? m.sum * inv_c : 0.f, var = m.sum_sq * inv_c - d * d;
+    const vf vk = vset(k), vd = vset(d), inv = vset(1.f / std::sqrt((var > 0.f ? var : 0.f) + a.eps));
     map_row(o0 + ow.off, C, [&](auto at) {
-      vf y = vmul(vsub(at.load(x), vmean), inv);
+      vf y = vmul(vsub(vsub(at.load(x), vk), vd), inv);
       if constexpr (kWeight) y = vmul(y, at.load(w));
       if constexpr (kBias) y = vadd(y, at.load(b));
       if constexpr (kModulate) y = vfma(y, vadd(vset(1.f), at.load(scale.p)), at.load(shift.p));
