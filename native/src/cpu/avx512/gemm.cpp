@@ -1,38 +1,38 @@
 // AVX-512 GEMM: 14 x 32 tiles (28 zmm accumulators, the B row in two more, A broadcast from
 // memory), and for bf16 weights vdpbf16ps on bf16 pairs with fp32 accumulation.
-#include <immintrin.h>
-
 #include "../../core/cpu_features.h"
 #include "../impl/fma_peak.h"
-#include "../impl/gemm.h"
+#include "../impl/gemm.h"  // vec_math.h brings <immintrin.h>
 #include "../impl/gemm_entry.h"
 
 namespace dc::cpu::DC_ISA_NS {
 namespace {
 
-struct F32Step : PackF32 {
-  using V = __m512;
-  using VA = __m512;
-  using VB = __m512;
-  static VB load_b(const float* p) { return _mm512_load_ps(p); }
-  static VA broadcast_a(const float* p) { return _mm512_set1_ps(*p); }
-  static V madd(V acc, VA a, VB b) { return _mm512_fmadd_ps(a, b, acc); }
-};
-
-struct Bf16Step : PackBf16Pairs {
-  using V = __m512;
+// bf16 pairs along k (low half = even k), the operand layout of vdpbf16ps; odd K padded with 0.
+struct StepBf16Pairs {
+  using AElem = uint32_t;
+  using BElem = uint32_t;
   using VA = __m512bh;
   using VB = __m512bh;
-  static VB load_b(const uint32_t* p) { return (__m512bh)_mm512_load_si512(p); }
+  static int64_t steps(int64_t K) { return (K + 1) / 2; }
+  static uint32_t a_element(const float* row, int64_t K, int64_t step) {
+    const int64_t k = 2 * step;
+    return gemm_bf16_bits(row[k]) | (k + 1 < K ? gemm_bf16_bits(row[k + 1]) << 16 : 0u);
+  }
+  static VB load_b(const uint32_t* p) { return (__m512bh)_mm512_loadu_si512(p); }
   static VA broadcast_a(const uint32_t* p) { return (__m512bh)_mm512_set1_epi32(int(*p)); }
-  static V madd(V acc, VA a, VB b) { return _mm512_dpbf16_ps(acc, a, b); }
+  static vf madd(vf acc, VA a, VB b) { return _mm512_dpbf16_ps(acc, a, b); }
+};
+
+struct WeightsBf16Pairs : WeightSource<WeightsBf16Pairs, uint16_t, 2> {
+  static uint32_t step(const uint16_t* row, int64_t K, int64_t step) {
+    const int64_t k = 2 * step;
+    return uint32_t(row[k]) | (k + 1 < K ? uint32_t(row[k + 1]) << 16 : 0u);
+  }
 };
 
 // In-register transpose of a 16 x 16 block of 32-bit elements: r[i] holds 16 k steps of W row i
-// on entry and step i of the 16 rows on exit. (GCC 12 flags the _mm512_undefined_ps inside these
-// intrinsics as maybe-uninitialized once inlined; the warning is about the header, not this code.)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+// on entry and step i of the 16 rows on exit.
 inline void transpose16x16(__m512 r[16]) {
   __m512 t[16], u[16];
   for (int i = 0; i < 8; ++i) {
@@ -57,7 +57,6 @@ inline void transpose16x16(__m512 r[16]) {
     r[c + 12] = _mm512_shuffle_f32x4(v1, v3, 0xDD);
   }
 }
-#pragma GCC diagnostic pop
 
 // A weight source whose k steps are 32 bits (fp32, or a bf16 pair), packed by 16 x 16
 // transposes: the element-wise packing costs a few cycles per weight, which for a few hundred
@@ -94,15 +93,15 @@ using Shape = GemmShape<14, 2, 1152, 8, 48>;
 
 }  // namespace
 
-void gemm_f32(const GemmArgs& g) { run_gemm<F32Step, Transposed<WeightsF32>, Shape>(g); }
+void gemm_f32(const GemmArgs& g) { run_gemm<StepF32, Transposed<WeightsF32>, Shape>(g); }
 
 void gemm_bf16(const GemmArgs& g) {
   if (cpu_features().avx512_bf16)
-    run_gemm<Bf16Step, Transposed<WeightsBf16Pairs>, Shape>(g);
+    run_gemm<StepBf16Pairs, Transposed<WeightsBf16Pairs>, Shape>(g);
   else
-    run_gemm<F32Step, WeightsBf16Widened, Shape>(g);
+    run_gemm<StepF32, WeightsBf16Widened, Shape>(g);
 }
 
-double fma_peak_loop(int64_t iterations) { return run_fma_peak_loop<F32Step, 16>(iterations); }
+double fma_peak_loop(int64_t iterations) { return run_fma_peak_loop<StepF32, 16>(iterations); }
 
 }  // namespace dc::cpu::DC_ISA_NS

@@ -3,6 +3,8 @@
 #pragma once
 #include <cstdint>
 
+#include "vec_math.h"
+
 namespace dc::cpu::DC_ISA_NS {
 namespace {
 
@@ -10,19 +12,20 @@ namespace {
 // subnormals however long it runs, and no loop-invariant product the compiler could hoist.
 template <class Step, int kChains>
 double run_fma_peak_loop(int64_t iterations) {
-  using V = typename Step::V;
-  V acc[kChains];
-  for (int i = 0; i < kChains; ++i) acc[i] = V{} + (1.f + 0.001f * float(i));
-  const V x = V{} + 0.9999f, y = V{} + 0.0001f;
+  vf acc[kChains];
+  for (int i = 0; i < kChains; ++i) acc[i] = vset(1.f + 0.001f * float(i));
+  const vf x = vset(0.9999f), y = vset(0.0001f);
   for (int64_t it = 0; it < iterations; ++it) {
 #pragma GCC unroll 32
     for (int i = 0; i < kChains; ++i) acc[i] = Step::madd(y, acc[i], x);
   }
-  V sum = acc[0];
-  for (int i = 1; i < kChains; ++i) sum += acc[i];
-  volatile float sink = sum[0];
+  vf sum = acc[0];
+  for (int i = 1; i < kChains; ++i) sum = vadd(sum, acc[i]);
+  float lanes[kLanes];
+  vstore(lanes, sum);
+  volatile float sink = lanes[0];
   (void)sink;
-  return double(iterations) * kChains * double(sizeof(V) / sizeof(float)) * 2.0;
+  return double(iterations) * kChains * double(kLanes) * 2.0;
 }
 
 }  // namespace

@@ -1,19 +1,17 @@
 // GEMM with fused epilogue, out = residual + gate * act(A·Wᵀ + bias), shared by every ISA.
 //
 // Blocked in the manner of BLIS. W is packed once per call into panels of NR columns stored
-// k-major, so that one vector load reads NR / lanes columns at one k; A is packed per block of
-// (MC rows, KC steps) into panels of MR rows, also k-major, so that each step broadcasts MR
-// values. A register-blocked MR x NR microkernel accumulates one KC block. When K spans several
-// blocks the partial sums wait in a per-part buffer, so the epilogue runs exactly once per
-// element, from the last block, reading the residual just before writing out: out may be the
-// residual itself.
+// k-major, so that one vector load reads NR / lanes columns at one k step. A is packed per block
+// of (MC rows, KC steps) into panels of MR rows, each row a plain copy at a fixed stride, so that
+// a step broadcasts MR values at constant offsets from one pointer. A register-blocked MR x NR
+// microkernel accumulates one KC block. When K spans several blocks the partial sums wait in a
+// per-part buffer, so the epilogue runs exactly once per element, from the last block, reading
+// the residual just before writing out: out may be the residual itself.
 //
-// An ISA file supplies a Step policy (the vector types and the multiply-add of one k step, see
-// the avx512 / avx2 / portable gemm.cpp), the tile shape and the blocking, and instantiates
-// run_gemm with it. Element kinds of the packed operands:
-//   fp32 step:  A and B packed as float (bf16 weights widened while packing);
-//   bf16 step:  A and B packed as bf16 pairs along k in one 32-bit word (vdpbf16ps), K padded
-//               to even with a zero.
+// The ISA files (avx512 / avx2 / portable gemm.cpp) choose the tile shape and blocking, and the
+// k step: StepF32 here (fp32 A and B; bf16 weights widened while packing), or on AVX-512 BF16 a
+// step of bf16 pairs along k for vdpbf16ps (A rounded to bf16 while packing, fp32 accumulation).
+// A weight source may replace the element-wise packing of W with a vectorised transpose.
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -23,6 +21,7 @@
 #include "../../core/allocator.h"
 #include "../../core/thread_pool.h"
 #include "../kernels.h"
+#include "vec_math.h"
 
 namespace dc::cpu::DC_ISA_NS {
 namespace {
@@ -62,72 +61,12 @@ class GemmScratch {
   void* p_;
 };
 
-// ---------------------------------------------------------------- vector helpers
+// ---------------------------------------------------------------- activation
 
-template <class V>
-constexpr int lanes_of() { return int(sizeof(V) / sizeof(float)); }
-
-template <class V>
-inline V vsplat(float x) {
-  return V{} + x;
-}
-
-// Loads `count` <= lanes floats, zero-filling the rest.
-template <class V>
-inline V vload(const float* p, int count) {
-  V v = vsplat<V>(0.f);
-  if (count == lanes_of<V>()) {
-    std::memcpy(&v, p, sizeof(V));
-  } else {
-    for (int i = 0; i < count; ++i) v[i] = p[i];
-  }
-  return v;
-}
-
-template <class V>
-inline void vstore(float* p, V v, int count) {
-  if (count == lanes_of<V>()) {
-    std::memcpy(p, &v, sizeof(V));
-  } else {
-    for (int i = 0; i < count; ++i) p[i] = v[i];
-  }
-}
-
-// e^x for x in any range: Cody-Waite reduction by ln 2 and the Cephes expf polynomial
-// (about 1 ulp), saturating to 0 and to e^88.7 outside the float range.
-template <class V>
-inline V vexp(V x) {
-  using VI = decltype(x < x);  // the int32 vector of the same width
-  x = x < vsplat<V>(-87.3f) ? vsplat<V>(-87.3f) : x;
-  x = x > vsplat<V>(88.7f) ? vsplat<V>(88.7f) : x;
-  // Round to nearest by the 1.5 * 2^23 trick: exact for |x * log2e| < 2^22.
-  const V magic = vsplat<V>(12582912.f);
-  const V n = (x * 1.44269504088896341f + magic) - magic;
-  V r = x - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
-  V p = vsplat<V>(1.9875691500e-4f);
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * (r * r) + r + 1.f;
-  const VI e = (__builtin_convertvector(n, VI) + 127) << 23;
-  V scale;
-  std::memcpy(&scale, &e, sizeof(V));
-  return p * scale;
-}
-
-// x * sigmoid(t): silu with t = x; gelu-tanh with t = 2 sqrt(2/pi) (x + 0.044715 x^3), since
-// 0.5 (1 + tanh(u)) = sigmoid(2u).
-template <class V>
-inline V vactivate(dc_activation act, V x) {
+inline vf activate_lanes(dc_activation act, vf x) {
   switch (act) {
-    case DC_ACT_SILU: return x / (vexp<V>(-x) + 1.f);
-    case DC_ACT_GELU_TANH: {
-      const V t = x * (x * x * (2.f * 0.7978845608028654f * 0.044715f) + 2.f * 0.7978845608028654f);
-      return x / (vexp<V>(-t) + 1.f);
-    }
+    case DC_ACT_GELU_TANH: return vgelu_tanh(x);
+    case DC_ACT_SILU: return vsilu(x);
     default: return x;
   }
 }
@@ -232,14 +171,12 @@ template <class Step, int MR, int NV, int KS>
 inline void microkernel(int64_t kc, const typename Step::AElem* __restrict ap,
                         const typename Step::BElem* __restrict bp, float* __restrict c,
                         bool accumulate) {
-  using V = typename Step::V;
-  constexpr int W = lanes_of<V>(), NR = NV * W;
-  V acc[MR][NV];
+  constexpr int W = int(kLanes), NR = NV * W;
+  vf acc[MR][NV];
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
-    for (int j = 0; j < NV; ++j)
-      acc[i][j] = accumulate ? vload<V>(c + i * NR + j * W, W) : vsplat<V>(0.f);
+    for (int j = 0; j < NV; ++j) acc[i][j] = accumulate ? vload(c + i * NR + j * W) : vset(0.f);
   for (int64_t k = 0; k < kc; ++k) {
     typename Step::VB b[NV];
 #pragma GCC unroll 8
@@ -256,13 +193,13 @@ inline void microkernel(int64_t kc, const typename Step::AElem* __restrict ap,
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
-    for (int j = 0; j < NV; ++j) vstore<V>(c + i * NR + j * W, acc[i][j], W);
+    for (int j = 0; j < NV; ++j) vstore(c + i * NR + j * W, acc[i][j]);
 }
 
 // Writes rows [m0, m0 + rows) x cols [n0, n0 + cols) of out from the finished tile c.
-template <class V, int NR>
+template <int NR>
 void epilogue(const GemmArgs& g, const float* c, int64_t m0, int rows, int64_t n0, int cols) {
-  constexpr int W = lanes_of<V>();
+  constexpr int W = int(kLanes);
   const float* bias = g.bias ? static_cast<const float*>(g.bias) + n0 : nullptr;
   const float* res = static_cast<const float*>(g.residual);
   float* out = static_cast<float*>(g.out);
@@ -273,19 +210,24 @@ void epilogue(const GemmArgs& g, const float* c, int64_t m0, int rows, int64_t n
                                  : nullptr;
     const float* res_row = res ? res + r * g.ldr + n0 : nullptr;
     float* out_row = out + r * g.ldo + n0;
-    const auto finish = [&](int n, int count) {
-      V y = vload<V>(c + i * NR + n, W);
-      if (bias) y += vload<V>(bias + n, count);
-      y = vactivate<V>(g.act, y);
-      if (gate) y *= vload<V>(gate + n, count);
-      if (res_row) y += vload<V>(res_row + n, count);
-      vstore<V>(out_row + n, y, count);
+    const auto finish = [&](int n, auto load, int count) {
+      vf y = vload(c + i * NR + n);
+      if (bias) y = vadd(y, load(bias + n, count));
+      y = activate_lanes(g.act, y);
+      if (gate) y = vmul(y, load(gate + n, count));
+      if (res_row) y = vadd(y, load(res_row + n, count));
+      return y;
     };
+    const auto whole = [](const float* p, int64_t) { return vload(p); };
+    const auto part = [](const float* p, int64_t count) { return vload_part(p, count); };
     if (cols == NR) {
 #pragma GCC unroll 8
-      for (int n = 0; n < NR; n += W) finish(n, W);
+      for (int n = 0; n < NR; n += W) vstore(out_row + n, finish(n, whole, W));
     } else {
-      for (int n = 0; n < cols; n += W) finish(n, cols - n < W ? cols - n : W);
+      for (int n = 0; n < cols; n += W) {
+        const int count = cols - n < W ? cols - n : W;
+        vstore_part(out_row + n, finish(n, part, count), count);
+      }
     }
   }
 }
@@ -294,7 +236,7 @@ void epilogue(const GemmArgs& g, const float* c, int64_t m0, int rows, int64_t n
 
 template <class Step, class WSource, class Shape>
 void run_gemm(const GemmArgs& g) {
-  constexpr int MR = Shape::MR, NV = Shape::NV, W = lanes_of<typename Step::V>(), NR = NV * W;
+  constexpr int MR = Shape::MR, NV = Shape::NV, NR = NV * int(kLanes);
   using AElem = typename Step::AElem;
   using BElem = typename Step::BElem;
   const int64_t ksteps = Step::steps(g.K);
@@ -354,8 +296,7 @@ void run_gemm(const GemmArgs& g) {
                 microkernel<Step, MR, NV, Shape::KC>(kc, ap + ir * MR * Shape::KC, bp, c, !first);
                 if (last) {
                   const int64_t m0 = (ic + ir) * MR;
-                  epilogue<typename Step::V, NR>(g, c, m0, int(g.M - m0 < MR ? g.M - m0 : MR), n0,
-                                                 cols);
+                  epilogue<NR>(g, c, m0, int(g.M - m0 < MR ? g.M - m0 : MR), n0, cols);
                 }
               }
             }
@@ -366,25 +307,19 @@ void run_gemm(const GemmArgs& g) {
   });
 }
 
-// ---------------------------------------------------------------- operand element kinds
+// ---------------------------------------------------------------- k steps and weight sources
 
-// fp32 A; one k per step.
-struct PackF32 {
+// fp32 products on the ISA's vectors: one k per step, A broadcast, B a row of NR columns.
+struct StepF32 {
   using AElem = float;
   using BElem = float;
+  using VA = vf;
+  using VB = vf;
   static int64_t steps(int64_t K) { return K; }
   static float a_element(const float* row, int64_t, int64_t k) { return row[k]; }
-};
-
-// bf16 pairs along k (low half = even k), the operand layout of vdpbf16ps; odd K padded with 0.
-struct PackBf16Pairs {
-  using AElem = uint32_t;
-  using BElem = uint32_t;
-  static int64_t steps(int64_t K) { return (K + 1) / 2; }
-  static uint32_t a_element(const float* row, int64_t K, int64_t step) {
-    const int64_t k = 2 * step;
-    return gemm_bf16_bits(row[k]) | (k + 1 < K ? gemm_bf16_bits(row[k + 1]) << 16 : 0u);
-  }
+  static VB load_b(const float* p) { return vload(p); }
+  static VA broadcast_a(const float* p) { return vset(*p); }
+  static vf madd(vf acc, VA a, VB b) { return vfma(a, b, acc); }
 };
 
 // Where packed B elements come from: the weight's dtype, read as one k step.
@@ -394,13 +329,6 @@ struct WeightsF32 : WeightSource<WeightsF32, float, 1> {
 
 struct WeightsBf16Widened : WeightSource<WeightsBf16Widened, uint16_t, 1> {
   static float step(const uint16_t* row, int64_t, int64_t k) { return gemm_bf16_value(row[k]); }
-};
-
-struct WeightsBf16Pairs : WeightSource<WeightsBf16Pairs, uint16_t, 2> {
-  static uint32_t step(const uint16_t* row, int64_t K, int64_t step) {
-    const int64_t k = 2 * step;
-    return uint32_t(row[k]) | (k + 1 < K ? uint32_t(row[k + 1]) << 16 : 0u);
-  }
 };
 
 }  // namespace
