@@ -196,6 +196,22 @@ static void test_settings(void) {
   CHECK(stats.bytes_cached == 0);
 }
 
+/* --------------------------------------------------------------------- benchmark support */
+
+static void test_fma_peak(void) {
+  double gflops = -1;
+  EXPECT(DC_ERR_INVALID_ARGUMENT, dc_cpu_fma_peak(1, 0.01, NULL));
+  EXPECT(DC_ERR_RANGE, dc_cpu_fma_peak(0, 0.01, &gflops));
+  EXPECT(DC_ERR_RANGE, dc_cpu_fma_peak(1 << 20, 0.01, &gflops));
+  EXPECT(DC_ERR_RANGE, dc_cpu_fma_peak(1, 0.0, &gflops));
+  EXPECT(DC_ERR_RANGE, dc_cpu_fma_peak(1, -1.0, &gflops));
+  EXPECT(DC_ERR_RANGE, dc_cpu_fma_peak(1, NAN, &gflops));
+  EXPECT(DC_ERR_RANGE, dc_cpu_fma_peak(1, 61.0, &gflops));
+  CHECK(gflops == -1);
+  EXPECT(DC_OK, dc_cpu_fma_peak(1, 0.01, &gflops));
+  CHECK(gflops > 0 && isfinite(gflops));
+}
+
 /* ------------------------------------------------------------------------- tensor creation */
 
 static void test_creation(void) {
@@ -1069,6 +1085,7 @@ int main(void) {
   g_cuda = dc_device_available(DC_DEVICE_CUDA) == DC_OK;
   test_information();
   test_settings();
+  test_fma_peak();
   test_creation();
   test_wrap_and_views();
   test_handles();
