@@ -15,13 +15,14 @@ export const PRESET_NAMES: readonly string[] = ['none', 'fixed-2', 'fixed-3', 'a
  * A codebook for `steps` sampling steps. The distance the codebook reads is a change per step,
  * which shrinks about as 1/steps, while a rate counts steps, which grow with them. So from the
  * nearest published codebook (30 steps, or 100 for 65 and more) thresholds are scaled by
- * base/steps and rates by steps/base (rounded, at least 1). At 30 and 100 steps the authors'
+ * base/steps and rates by steps/base (rounded, at least 1; the last threshold, never compared,
+ * scales along so the thresholds keep increasing). At 30 and 100 steps the authors'
  * codebooks come back unchanged.
  */
 export function scaleCodebook(codebook: [number, number][], base: number, steps: number): [number, number][] {
   if (steps === base) return codebook.map(([t, r]) => [t, r]);
   const k = steps / base;
-  return codebook.map(([t, r], i) => [i === codebook.length - 1 ? t : t / k, Math.max(1, Math.round(r * k))]);
+  return codebook.map(([t, r]) => [t / k, Math.max(1, Math.round(r * k))]);
 }
 
 /** The MoReg window of 30 steps, (4, 26), as the same fractions of `steps`. */

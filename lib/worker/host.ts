@@ -111,7 +111,8 @@ export async function* runInWorker<S extends StepInfo = StepInfo>(
       if (!m) throw failure!;
       switch (m.type) {
         case 'step':
-          yield m.info as S;
+          // A step that finished while the abort was on its way is not reported.
+          if (!signal?.aborted) yield m.info as S;
           break;
         case 'done':
           return { latent: adoptTensor(m.latent), trace: m.trace };

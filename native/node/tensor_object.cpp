@@ -2,7 +2,7 @@
 
 #include <mutex>
 #include <string>
-#include <unordered_set>
+#include <unordered_map>
 #include <vector>
 
 #include "addon_data.h"
@@ -14,9 +14,10 @@ namespace {
 
 constexpr int64_t kReportExternalFrom = 64 << 10;
 
-// Handles exported for another thread, each adoptable once.
+// Handles exported for another thread with the number of exports not yet adopted: each export
+// holds one reference that one adoption takes over.
 std::mutex g_exported_mu;
-std::unordered_set<dc_tensor*> g_exported;
+std::unordered_map<dc_tensor*, int> g_exported;
 
 std::vector<int64_t> int_array(Napi::Env env, Napi::Value v, const char* what) {
   if (!v.IsArray()) throw_type(env, std::string(what) + " must be an array of integers");
@@ -94,8 +95,9 @@ Napi::Value AdoptHandle(const Napi::CallbackInfo& info) {
   dc_tensor* t = reinterpret_cast<dc_tensor*>(uintptr_t(info[0].As<Napi::BigInt>().Uint64Value(&lossless)));
   {
     std::lock_guard<std::mutex> lock(g_exported_mu);
-    if (!lossless || !g_exported.erase(t))
-      throw_type(env, "handle is not an exported tensor, or was adopted already");
+    auto it = lossless ? g_exported.find(t) : g_exported.end();
+    if (it == g_exported.end()) throw_type(env, "handle is not an exported tensor, or was adopted already");
+    if (--it->second == 0) g_exported.erase(it);
   }
   return TensorObject::Wrap(env, t);
 }
@@ -273,7 +275,7 @@ Napi::Value TensorObject::ExportHandle(const Napi::CallbackInfo& info) {
   if (external()) throw_type(env, "a tensor over caller memory cannot cross threads; copy it first");
   check(env, dc_tensor_retain(t));
   std::lock_guard<std::mutex> lock(g_exported_mu);
-  g_exported.insert(t);
+  g_exported[t]++;
   return Napi::BigInt::New(env, uint64_t(reinterpret_cast<uintptr_t>(t)));
 }
 

@@ -85,7 +85,7 @@ describe('presets', () => {
   });
 
   it('scales thresholds by base/steps and rates by steps/base for other step counts', () => {
-    expect(scaleCodebook(CODEBOOK_30_FAST, 30, 60)).toEqual([[0.04, 12], [0.08, 10], [0.12, 8], [0.16, 6], [0.2, 4], [1.0, 2]]);
+    expect(scaleCodebook(CODEBOOK_30_FAST, 30, 60)).toEqual([[0.04, 12], [0.08, 10], [0.12, 8], [0.16, 6], [0.2, 4], [0.5, 2]]);
     expect(adaCachePreset('adacache-fast', 15, 4).codebook.map((c) => c[1])).toEqual([3, 3, 2, 2, 1, 1]);
   });
 
