@@ -1,5 +1,5 @@
 // Residual metrics in one pass over the data. Sums are float vectors over at most 16 steps, then
-// double; the work is cut into a number of chunks that depends on the shape only, and the chunk
+// double (accumulate in row_loop.h); the work is cut into a number of chunks that depends on the shape only, and the chunk
 // sums are added in order, so a result does not depend on the thread count. Included by each ISA's
 // rowwise.cpp only.
 #pragma once
@@ -8,6 +8,7 @@
 
 #include "../../core/thread_pool.h"
 #include "../kernels.h"
+#include "row_loop.h"
 #include "row_walk.h"
 #include "rowwise_entry.h"
 #include "scratch.h"
@@ -18,73 +19,43 @@ namespace {
 
 constexpr int64_t kMaxChunks = 256;
 
-// A sum of float vectors, carried in double every 16 additions.
-struct BlockSum {
-  VecSumD total;
-  vf part = vset(0.f);
-  int steps = 0;
-
-  void add(vf v) {
-    part = vadd(part, v);
-    if (++steps == 16) flush();
-  }
-  void flush() {
-    total.add(part);
-    part = vset(0.f);
-    steps = 0;
-  }
-  double value() {
-    flush();
-    return total.total();
-  }
-};
-
+// Adds sum |c - f| and sum |c| (L1) or their squares (L2) of one row into sums[0], sums[1];
+// with `update`, c <- f in the same pass.
 template <bool kL2>
-void distance_row(float* c, const float* f, int64_t C, bool update, BlockSum& num, BlockSum& den) {
-  const auto step = [&](vf cv, vf fv) {
-    const vf d = vsub(cv, fv);
+void distance_row(float* c, const float* f, int64_t C, bool update, VecSumD (&sums)[2]) {
+  accumulate<2>(C, sums, [&](auto at, vf* part) {
+    const vf cv = at.load(c), fv = at.load(f), d = vsub(cv, fv);
     if constexpr (kL2) {
-      num.add(vmul(d, d));
-      den.add(vmul(cv, cv));
+      part[0] = vfma(d, d, part[0]);
+      part[1] = vfma(cv, cv, part[1]);
     } else {
-      num.add(vabs(d));
-      den.add(vabs(cv));
+      part[0] = vadd(part[0], vabs(d));
+      part[1] = vadd(part[1], vabs(cv));
     }
-  };
-  int64_t i = 0;
-  for (; i + kLanes <= C; i += kLanes) {
-    const vf fv = vload(f + i);
-    step(vload(c + i), fv);
-    if (update) vstore(c + i, fv);
-  }
-  if (i < C) {
-    const vf fv = vload_part(f + i, C - i);
-    step(vload_part(c + i, C - i), fv);
-    if (update) vstore_part(c + i, fv, C - i);
-  }
+    if (update) at.store(c, fv);
+  });
 }
 
-// Sum of |x| over n elements.
 double abs_sum(const float* x, int64_t n) {
-  BlockSum s;
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) s.add(vabs(vload(x + i)));
-  if (i < n) s.add(vabs(vload_part(x + i, n - i)));
-  return s.value();
+  VecSumD s[1];
+  accumulate<1>(n, s, [&](auto at, vf* part) { part[0] = vadd(part[0], vabs(at.load(x))); });
+  return s[0].total();
 }
 
-// Sum of |x1 - x0| over n elements.
 double abs_diff_sum(const float* x0, const float* x1, int64_t n) {
-  BlockSum s;
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) s.add(vabs(vsub(vload(x1 + i), vload(x0 + i))));
-  if (i < n) s.add(vabs(vsub(vload_part(x1 + i, n - i), vload_part(x0 + i, n - i))));
-  return s.value();
+  VecSumD s[1];
+  accumulate<1>(n, s, [&](auto at, vf* part) {
+    part[0] = vadd(part[0], vabs(vsub(at.load(x1), at.load(x0))));
+  });
+  return s[0].total();
 }
 
-// Elements of a frame per motion work item: the item's block of every frame (T x 2 KiB) stays in
-// cache while all frame strides are evaluated on it, so the tensor is read from memory once.
-constexpr int64_t kMotionBlock = 512;
+// Elements of each frame per motion work item: the item's blocks of all T frames (about 16 KiB)
+// stay in L1 while every frame stride is evaluated on them, so the tensor is read from memory once.
+int64_t motion_block(int64_t T) {
+  const int64_t b = (4096 / T) / 16 * 16;
+  return b < 64 ? 64 : b > 1024 ? 1024 : b;
+}
 
 }  // namespace
 
@@ -99,17 +70,17 @@ void distance_kernel(const DistanceArgs& a, double* num, double* den) {
     for (int64_t ch = cb; ch < ce; ++ch) {
       const int64_t r0 = rows * ch / chunks, r1 = rows * (ch + 1) / chunks;
       RowWalk cw(a.cache.rows, r0), fw(a.fresh.rows, r0);
-      BlockSum sn, sd;
+      VecSumD sums[2];
       for (int64_t r = r0; r < r1; ++r) {
         if (l2)
-          distance_row<true>(c0 + cw.off, f0 + fw.off, C, a.update, sn, sd);
+          distance_row<true>(c0 + cw.off, f0 + fw.off, C, a.update, sums);
         else
-          distance_row<false>(c0 + cw.off, f0 + fw.off, C, a.update, sn, sd);
+          distance_row<false>(c0 + cw.off, f0 + fw.off, C, a.update, sums);
         cw.next();
         fw.next();
       }
-      part_num[ch] = sn.value();
-      part_den[ch] = sd.value();
+      part_num[ch] = sums[0].total();
+      part_den[ch] = sums[1].total();
     }
   });
   double n = 0, d = 0;
@@ -121,12 +92,12 @@ void distance_kernel(const DistanceArgs& a, double* num, double* den) {
   *den = l2 ? std::sqrt(d) : d;
 }
 
-// Items are (sample, block of kMotionBlock elements of a frame); each item adds, for every stride
-// s, sum |x[f+s] - x[f]| to num and each frame's sum |x[f]| to den once per pair it belongs to.
+// Items are (sample, block of the frame's elements); each item adds, for every stride s,
+// sum |x[f+s] - x[f]| to num and each frame's sum |x[f]| to den once per pair it belongs to.
 void motion_kernel(const MotionArgs& a, double* num, double* den) {
   const float* r = static_cast<const float*>(a.r);
-  const int64_t frame = a.S * a.C, T = a.T, ns = a.n_strides;
-  const int64_t blocks = (frame + kMotionBlock - 1) / kMotionBlock, items = a.B * blocks;
+  const int64_t frame = a.S * a.C, T = a.T, ns = a.n_strides, block = motion_block(T);
+  const int64_t blocks = (frame + block - 1) / block, items = a.B * blocks;
   const int64_t chunks = items < kMaxChunks ? items : kMaxChunks;
   Scratch<double> part(chunks * 2 * ns);  // per chunk: num[ns], den[ns]
   parallel_for(chunks, 1, [&](int64_t cb, int64_t ce) {
@@ -134,8 +105,8 @@ void motion_kernel(const MotionArgs& a, double* num, double* den) {
       double* pn = &part[ch * 2 * ns];
       double* pd = pn + ns;
       for (int64_t item = items * ch / chunks; item < items * (ch + 1) / chunks; ++item) {
-        const int64_t b = item / blocks, j0 = (item % blocks) * kMotionBlock;
-        const int64_t n = frame - j0 < kMotionBlock ? frame - j0 : kMotionBlock;
+        const int64_t b = item / blocks, j0 = (item % blocks) * block;
+        const int64_t n = frame - j0 < block ? frame - j0 : block;
         const float* x = r + b * T * frame + j0;
         for (int64_t f = 0; f < T; ++f) {
           const double af = abs_sum(x + f * frame, n);
