@@ -91,10 +91,13 @@ describeEachIsa('layerNorm', () => {
     }
   });
 
-  it('keeps its precision when the mean dwarfs the spread', () => {
+  it('keeps its precision when the mean dwarfs the spread, and with outlier channels', () => {
     for (const C of [7, 72, 1152]) {
-      const x = uniform(13 * C, C + 9, 999, 1001);
-      expectClose(ops.layerNorm(tensor(x, [13, C])).toFloat32Array(), normRef(x, 13, C, { eps: 1e-6 }), NORM_TOL, `C=${C}`);
+      const offset = uniform(13 * C, C + 9, 999, 1001);
+      expectClose(ops.layerNorm(tensor(offset, [13, C])).toFloat32Array(), normRef(offset, 13, C, { eps: 1e-6 }), NORM_TOL, `C=${C} offset`);
+      const outliers = uniform(13 * C, C + 10);
+      for (let r = 0; r < 13; r++) outliers[r * C + (r % C)] = r % 2 ? 300 : -300;
+      expectClose(ops.layerNorm(tensor(outliers, [13, C])).toFloat32Array(), normRef(outliers, 13, C, { eps: 1e-6 }), NORM_TOL, `C=${C} outliers`);
     }
   });
 

@@ -1,6 +1,7 @@
 // Row-wise kernels: norms, modulation, activations, linear combinations, softmax and RoPE, in the
-// float vectors of vec_math.h. Every row is read from memory once and written once: the second and
-// third passes of a norm or a softmax find the row in L1. Included by each ISA's rowwise.cpp only.
+// float vectors of vec_math.h. Every row is read from memory once and written once: the later
+// passes of a norm (mean, moments, output) or a softmax (max, exponentials, scaling) find the row
+// in L1. Included by each ISA's rowwise.cpp only.
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -23,9 +24,7 @@ struct Moments {
   float sum, sum_sq;
 };
 
-// Sums of d and d² over a row, d = x - k, in one pass. With k = x[0], d stays on the scale of the
-// row's spread, so var = E[d²] - E[d]² keeps its precision where E[x²] - E[x]² would cancel
-// (|mean| >> std).
+// Sums of d and d² over a row, d = x - k, in one pass.
 inline Moments shifted_moments(const float* x, int64_t C, float k) {
   const vf vk = vset(k);
   vf s0 = vset(0.f), s1 = vset(0.f), q0 = vset(0.f), q1 = vset(0.f);
@@ -66,8 +65,10 @@ void norm_rows(const NormArgs& a, int64_t begin, int64_t end) {
   for (int64_t r = begin; r < end; ++r) {
     xp.next();
     const float* x = x0 + xw.off;
-    // mean = k + d is never formed: near a large k it would round to k's ulp.
-    const float k = centre ? x[0] : 0.f;
+    // LayerNorm: the corrected two-pass scheme. k, the float mean, is off by rounding (much of it
+    // when |mean| >> std); the moments about k give the correction d and a variance without
+    // cancellation, and the output is centred by x - k - d without forming k + d.
+    const float k = centre ? shifted_moments(x, C, 0.f).sum * inv_c : 0.f;
     const Moments m = shifted_moments(x, C, k);
     const float d = centre ? m.sum * inv_c : 0.f, var = m.sum_sq * inv_c - d * d;
     const vf vk = vset(k), vd = vset(d), inv = vset(1.f / std::sqrt((var > 0.f ? var : 0.f) + a.eps));
