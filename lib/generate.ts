@@ -38,6 +38,8 @@ export interface GenerateOptions extends ConditioningOptions {
   cache?: CacheOption;
   onStep?: (info: StepInfo) => void;
   signal?: AbortSignal;
+  /** Check the latent and every velocity for NaN/Inf (NonFiniteError names the tensor). */
+  checkFinite?: boolean;
 }
 
 export interface GenerationTrace {
@@ -184,6 +186,7 @@ export function* generationSteps(model: STDiT3, o: GenerateOptions): Generator<S
       width: r.width,
       policy,
       ...(o.signal ? { signal: o.signal } : {}),
+      ...(o.checkFinite ? { checkFinite: true } : {}),
     });
   } finally {
     r.caption.dispose();

@@ -34,6 +34,7 @@ export {
 } from './cache/index.js';
 export { calibrate, type CalibrationOptions, type CalibrationResult } from './cache/calibrate.js';
 
+export { NonFiniteError } from './util/finite.js';
 export { SafetensorsReader, SafetensorsError, writeSafetensors } from './io/safetensors.js';
 export { decodePreview, encodeGif, encodePng, encodePngStrip, scheduleSvg, type Preview, type ScheduleTrace } from './video/index.js';
 

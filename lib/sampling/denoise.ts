@@ -6,6 +6,7 @@ import { ResidualCache } from '../cache/plan.js';
 import type { CaptionState, STDiT3, TemporalKvHooks } from '../models/stdit3/model.js';
 import { ops } from '../ops/index.js';
 import { empty, type Tensor } from '../tensor.js';
+import { assertFinite } from '../util/finite.js';
 import { Scope } from '../util/scope.js';
 
 export interface StepInfo {
@@ -35,6 +36,8 @@ export interface DenoiseOptions {
   policy: CachePolicy;
   temporalKv?: TemporalKvHooks;
   signal?: AbortSignal;
+  /** Check the latent and every velocity for NaN/Inf, naming the first that goes bad. */
+  checkFinite?: boolean;
 }
 
 export interface DenoiseSummary {
@@ -69,6 +72,7 @@ export function* denoise(model: STDiT3, o: DenoiseOptions): Generator<StepInfo, 
   const cache = o.policy.caches ? scope.add(new ResidualCache()) : undefined;
   const summary: DenoiseSummary = { computedSteps: [], stepMs: [], cacheBytes: 0 };
   o.policy.start(steps);
+  if (o.checkFinite) assertFinite(o.z, 'the initial latent');
   for (let i = 0; i < steps; i++) {
     if (o.signal?.aborted) throw abortError(o.signal);
     const started = performance.now();
@@ -95,6 +99,7 @@ export function* denoise(model: STDiT3, o: DenoiseOptions): Generator<StepInfo, 
     {
       using s = new Scope();
       const v = s.add(out!);
+      if (o.checkFinite) assertFinite(v, `the velocity of step ${step}`);
       const cond = s.add(v.view([B, C, T, H, W]));
       const uncond = s.add(v.view([B, C, T, H, W], { offset: half }));
       const diff = s.add(ops.axpby(1, cond, -1, uncond));
@@ -102,6 +107,7 @@ export function* denoise(model: STDiT3, o: DenoiseOptions): Generator<StepInfo, 
       ops.axpby(1, o.z, o.dt[i]!, guided, { out: o.z });
     }
     for (const c of clean) c.view.copyFrom(c.copy);
+    if (o.checkFinite) assertFinite(o.z, `the latent after step ${step}`);
     summary.cacheBytes = Math.max(summary.cacheBytes, cache?.bytes ?? 0);
     const ms = performance.now() - started;
     summary.stepMs.push(ms);

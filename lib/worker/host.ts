@@ -25,6 +25,7 @@ function abortError(signal: AbortSignal): Error {
 
 function rebuildError(m: { name: string; message: string; code?: string }): Error {
   const Ctor = m.name === 'TypeError' ? TypeError : m.name === 'RangeError' ? RangeError : Error;
+  // Errors keep their class where it is a built-in one, and their name otherwise.
   const e = new Ctor(m.message);
   if (Ctor === Error && m.name !== 'Error') e.name = m.name;
   if (m.code) Object.assign(e, { code: m.code });
