@@ -38,7 +38,7 @@ struct Avx512Ops {
   // Score micro-tile: key rows x query vectors of accumulators (32 registers).
   static constexpr int score_rows(int query_vecs) { return query_vecs == 1 ? 16 : 12; }
   // Weights . V micro-tile: at most kOutVecs vectors of head_dim for out_rows(vecs) query rows.
-  static constexpr int kOutVecs = 8;
+  static constexpr int kOutVecs = 6;
   static constexpr int out_rows(int vecs) { return vecs <= 2 ? 8 : vecs <= 6 ? 4 : 2; }
 
   static __mmask16 first(int n) { return __mmask16((1u << n) - 1); }
