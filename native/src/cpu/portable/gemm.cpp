@@ -7,7 +7,7 @@
 namespace dc::cpu::DC_ISA_NS {
 namespace {
 
-using Shape = GemmShape<6, 2, 256, 16, 48>;
+using Shape = GemmShape<6, 2, 1152, 16, 48>;
 
 }  // namespace
 
