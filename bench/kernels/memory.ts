@@ -197,22 +197,22 @@ function copyOf(bytes: number) {
   return owning([src, dst], (repeat) => binding().copy(dst.native, src.native, { repeat }));
 }
 
-// Op and copy are measured alternately, ROUNDS times each, and each keeps its best median: on a
-// machine shared with other work, a burst of interference then costs one round, not the figure.
-const ROUNDS = 3;
+// Op and copy are measured alternately, ROUNDS short rounds each, and each keeps its best round's
+// median: on a machine shared with other work, interference then costs rounds, not the figure.
+const ROUNDS = 9;
 
 export const suite: KernelSuite = {
   name: 'memory',
   title: 'Memory-bound ops',
   notes: [
     'Each op is timed in native code next to a plain contiguous f32 copy that moves the same number',
-    'of bytes (half read, half written): op and copy alternate three times and each keeps its best',
-    'median. "speed vs reference" is copy time / op time, so 1.00× means the op streams at copy',
-    'bandwidth. Bytes count each tensor read once plus each tensor written once. The q/k views are',
-    'strided rows of a packed qkv buffer, as the model uses them.',
+    'of bytes (half read, half written): op and copy alternate in nine short rounds and each keeps',
+    "its best round's median. \"speed vs reference\" is copy time / op time, so 1.00× means the op",
+    'streams at copy bandwidth. Bytes count each tensor read once plus each tensor written once. The',
+    'q/k views are strided rows of a packed qkv buffer, as the model uses them.',
   ].join('\n'),
   run(ctx: BenchContext): BenchRow[] {
-    const budget = (ctx.quick ? 0.2 : 1.5) / ROUNDS;
+    const budget = (ctx.quick ? 0.2 : 2) / ROUNDS;
     const rows: BenchRow[] = [];
     for (const c of cases()) {
       const op = c.setup();
