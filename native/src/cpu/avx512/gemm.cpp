@@ -1,5 +1,7 @@
 // AVX-512 GEMM: 14 x 32 tiles (28 zmm accumulators, the B row in two more, A broadcast from
 // memory), and for bf16 weights vdpbf16ps on bf16 pairs with fp32 accumulation.
+#include <cstring>
+
 #include "../../core/cpu_features.h"
 #include "../impl/fma_peak.h"
 #include "../impl/gemm.h"  // vec_math.h brings <immintrin.h>
@@ -7,6 +9,14 @@
 
 namespace dc::cpu::DC_ISA_NS {
 namespace {
+
+// float to bf16 bits, rounding to nearest even and keeping NaNs quiet (as core/half.h).
+inline uint32_t bf16_bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  if ((u & 0x7fffffff) > 0x7f800000) return (u >> 16) | 0x40;
+  return (u + 0x7fff + ((u >> 16) & 1)) >> 16;
+}
 
 // bf16 pairs along k (low half = even k), the operand layout of vdpbf16ps; odd K padded with 0.
 struct StepBf16Pairs {
@@ -17,7 +27,7 @@ struct StepBf16Pairs {
   static int64_t steps(int64_t K) { return (K + 1) / 2; }
   static uint32_t a_element(const float* row, int64_t K, int64_t step) {
     const int64_t k = 2 * step;
-    return gemm_bf16_bits(row[k]) | (k + 1 < K ? gemm_bf16_bits(row[k + 1]) << 16 : 0u);
+    return bf16_bits(row[k]) | (k + 1 < K ? bf16_bits(row[k + 1]) << 16 : 0u);
   }
   static VB load_b(const uint32_t* p) { return (__m512bh)_mm512_loadu_si512(p); }
   static VA broadcast_a(const uint32_t* p) { return (__m512bh)_mm512_set1_epi32(int(*p)); }
@@ -78,7 +88,7 @@ struct Transposed : Base {
         __m512 r[16];
         for (int i = 0; i < 16; ++i) {
           const char* row = w + (n0 + h + i) * row_bytes + kb * 4;
-          _mm_prefetch(row + 128, _MM_HINT_T0);
+          if (kb + 48 <= vec_end) _mm_prefetch(row + 128, _MM_HINT_T0);
           r[i] = _mm512_loadu_ps(row);
         }
         transpose16x16(r);

@@ -26,21 +26,15 @@
 namespace dc::cpu::DC_ISA_NS {
 namespace {
 
-// ---------------------------------------------------------------- scalar conversions
+// ---------------------------------------------------------------- scalar conversion
 
+// bf16 bits to float (own copy: an inline function of a core header compiled here with this
+// ISA's flags could be the one the linker keeps for every caller).
 inline float gemm_bf16_value(uint16_t h) {
   const uint32_t u = uint32_t(h) << 16;
   float f;
   std::memcpy(&f, &u, 4);
   return f;
-}
-
-// Round to nearest even (quiet NaN kept), as float_to_bf16 in core/half.h.
-inline uint32_t gemm_bf16_bits(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  if ((u & 0x7fffffff) > 0x7f800000) return (u >> 16) | 0x40;
-  return (u + 0x7fff + ((u >> 16) & 1)) >> 16;
 }
 
 // ---------------------------------------------------------------- scratch memory
@@ -127,8 +121,10 @@ void pack_b_elements(const GemmArgs& g, int64_t n0, int cols, int64_t k_begin, i
     const int64_t ke = k_end - kb < kChunk ? k_end : kb + kChunk;
     for (int j = 0; j < cols; ++j) {
       const Elem* row = w + (n0 + j) * g.ldw;
-      const Elem* ahead = row + (kb + 2 * kChunk) * WSource::kPerStep;
-      for (int64_t e = 0; e < kChunk * WSource::kPerStep; e += kPerLine) __builtin_prefetch(ahead + e);
+      if (kb + 3 * kChunk <= k_end) {
+        const Elem* ahead = row + (kb + 2 * kChunk) * WSource::kPerStep;
+        for (int64_t e = 0; e < kChunk * WSource::kPerStep; e += kPerLine) __builtin_prefetch(ahead + e);
+      }
       for (int64_t k = kb; k < ke; ++k) panel[k * NR + j] = WSource::step(row, g.K, k);
     }
     for (int j = cols; j < NR; ++j)
@@ -258,7 +254,10 @@ void run_gemm(const GemmArgs& g) {
 
   const GemmParts parts = plan_parts(m_panels, n_panels, 2.0 * double(g.M) * double(g.N) * double(g.K));
   const int64_t mc_panels = m_panels < Shape::MC_PANELS ? m_panels : Shape::MC_PANELS;
-  const int64_t nc_panels = n_panels < Shape::NC_PANELS ? n_panels : Shape::NC_PANELS;
+  // Column passes bound the partial-sum buffer; with one K block there is none, and one pass
+  // packs each A block once.
+  const int64_t nc_panels =
+      k_blocks > 1 && n_panels > Shape::NC_PANELS ? Shape::NC_PANELS : n_panels;
   // Per part: the packed A block, then (with several K blocks) the partial sums of one pass.
   const size_t a_elems = size_t(mc_panels) * MR * Shape::KC;
   const size_t a_bytes = (a_elems * sizeof(AElem) + 63) / 64 * 64;
