@@ -132,7 +132,7 @@ function reference(c: Case, x: Inputs): Float32Array {
         vr.push(j < P ? row(x.pv, j, P, b, h) : row(x.v, j - P, Nk, b, h));
       }
       for (let i = 0; i < Nq; i++) {
-        let q = row(x.q, i, Nq, b, h);
+        let q: Float64Array = row(x.q, i, Nq, b, h);
         if (freqs) q = rotate(q, freqs, c.rope!.qPos0 + i);
         const s = new Float64Array(keys).fill(-Infinity);
         for (let j = 0; j < keys; j++) {
