@@ -83,12 +83,13 @@ struct Transposed : Base {
     const char* w = static_cast<const char*>(g.w);
     const int64_t row_bytes = g.ldw * int64_t(sizeof(typename Base::Elem));
     float* out = reinterpret_cast<float*>(panel);
-    for (int64_t kb = 0; kb < vec_end; kb += 16) {
-      for (int h = 0; h < NR; h += 16) {
+    // 16 rows at a time, each read as one stream, prefetched 8 lines ahead.
+    for (int h = 0; h < NR; h += 16) {
+      for (int64_t kb = 0; kb < vec_end; kb += 16) {
         __m512 r[16];
         for (int i = 0; i < 16; ++i) {
           const char* row = w + (n0 + h + i) * row_bytes + kb * 4;
-          if (kb + 48 <= vec_end) _mm_prefetch(row + 128, _MM_HINT_T0);
+          if (kb + 144 <= vec_end) _mm_prefetch(row + 512, _MM_HINT_T0);
           r[i] = _mm512_loadu_ps(row);
         }
         transpose16x16(r);
