@@ -55,7 +55,7 @@ function runShape(s: Shape, ctx: BenchContext): BenchRow {
     const gate = layer.gated ? keep(tensor(random(2 * N, 5), [2, N])) : undefined;
     const options = { bias, activation: layer.activation, gate, residual: gate ? out : undefined, out };
     const timed = (repeat: number) => ops.timed.gemm(repeat, a, w, options);
-    const budget = ctx.quick ? 0.5 : 3;
+    const budget = ctx.quick ? 0.5 : 2;
     const seconds = measure(timed, budget);
     const isa = runtime.isa().active;
     runtime.setIsa('portable');

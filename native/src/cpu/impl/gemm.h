@@ -192,6 +192,21 @@ inline void microkernel(int64_t kc, const typename Step::AElem* __restrict ap,
     for (int j = 0; j < NV; ++j) vstore(c + i * NR + j * W, acc[i][j]);
 }
 
+// Asks for the out (to be written) and residual (to be read) lines of a tile before its last
+// microkernel call, which is long enough to bring them from memory: the epilogue would otherwise
+// stall on a miss per row.
+inline void prefetch_tile_outputs(const GemmArgs& g, int64_t m0, int rows, int64_t n0, int cols) {
+  constexpr int kLine = 16;  // floats per cache line
+  float* out = static_cast<float*>(g.out);
+  const float* res = static_cast<const float*>(g.residual);
+  for (int i = 0; i < rows; ++i) {
+    for (int n = 0; n < cols; n += kLine) {
+      __builtin_prefetch(out + (m0 + i) * g.ldo + n0 + n, 1);
+      if (res && res != out) __builtin_prefetch(res + (m0 + i) * g.ldr + n0 + n, 0);
+    }
+  }
+}
+
 // Writes rows [m0, m0 + rows) x cols [n0, n0 + cols) of out from the finished tile c.
 template <int NR>
 void epilogue(const GemmArgs& g, const float* c, int64_t m0, int rows, int64_t n0, int cols) {
@@ -291,12 +306,12 @@ void run_gemm(const GemmArgs& g) {
               const int64_t n0 = (jc + jr) * NR;
               const int cols = int(g.N - n0 < NR ? g.N - n0 : NR);
               for (int64_t ir = 0; ir < mcp; ++ir) {
+                const int64_t m0 = (ic + ir) * MR;
+                const int rows = int(g.M - m0 < MR ? g.M - m0 : MR);
+                if (last) prefetch_tile_outputs(g, m0, rows, n0, cols);
                 float* c = k_blocks > 1 ? partial + (jr * mcp + ir) * MR * NR : tile;
                 microkernel<Step, MR, NV, Shape::KC>(kc, ap + ir * MR * Shape::KC, bp, c, !first);
-                if (last) {
-                  const int64_t m0 = (ic + ir) * MR;
-                  epilogue<NR>(g, c, m0, int(g.M - m0 < MR ? g.M - m0 : MR), n0, cols);
-                }
+                if (last) epilogue<NR>(g, c, m0, rows, n0, cols);
               }
             }
           }
