@@ -347,7 +347,8 @@ dc_status dc_tensor_view(const dc_tensor* base, int64_t offset, int ndim, const 
     const int64_t capacity = int64_t(base->storage->bytes) / es;
     // The offset is bounded before it is added, so no caller value can overflow the sums below.
     if (offset < -base->offset || offset > capacity - base->offset)
-      return fail(DC_ERR_RANGE, "view offset %lld from element %lld lies outside the storage of %lld elements",
+      return fail(DC_ERR_RANGE,
+                  "view offset %lld from element %lld lies outside the storage of %lld elements",
                   (long long)offset, (long long)base->offset, (long long)capacity);
     const int64_t start = base->offset + offset;
     int64_t hi = 0;
