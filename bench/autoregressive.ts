@@ -19,7 +19,7 @@ const steps = quick ? 4 : 10;
 const n = 4; // frames per chunk
 const capacity = 8;
 const k = 4;
-const [, H, W] = [0, 16, 16];
+const H = 16, W = 16;
 const model = loadModel(join(packageRoot(), 'lib', 'models', 'stdit3-tiny-causal'));
 const condition = tensor(gaussianNoise(5, 4 * k * H * W), [1, 4, k, H, W]);
 const base: Omit<ExtendOptions, 'kvCache' | 'maxCacheFrames'> = {

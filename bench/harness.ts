@@ -1,12 +1,11 @@
+// Shared benchmark plumbing: medians of native-timed runs, the FMA roof of this machine, tables
+// printed and written into bench/RESULTS.md. Every figure is a ratio against a reference measured
+// in the same run.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { runtime } from '../lib/index.js';
-
-// Shared benchmark plumbing: medians of native-timed runs, the FMA roof of this machine, tables
-// printed and written into bench/RESULTS.md. Every figure is a ratio against a reference measured
-// in the same run.
 
 /** One line of a benchmark table. */
 export interface BenchRow {

@@ -11,7 +11,7 @@ import { createPolicy, type CacheOption } from '../cache/index.js';
 import type { Evaluation } from '../cache/policy.js';
 import { cfgCaption, vocabularyOf, type ConditioningOptions } from '../generate.js';
 import type { CaptionState, STDiT3 } from '../models/stdit3/model.js';
-import { denoise, frames, type StepInfo } from '../sampling/denoise.js';
+import { abortError, denoise, frames, type StepInfo } from '../sampling/denoise.js';
 import { gaussianNoise } from '../sampling/noise.js';
 import { samplingSchedule } from '../sampling/rflow.js';
 import { empty, tensor, type Tensor } from '../tensor.js';
@@ -149,7 +149,7 @@ export function* extensionSteps(model: STDiT3, o: ExtendOptions): Generator<Step
   }
 
   for (let j = 0; j < o.chunks; j++) {
-    if (o.signal?.aborted) throw Object.assign(new Error('the operation was aborted'), { name: 'AbortError' });
+    if (o.signal?.aborted) throw abortError(o.signal);
     const chunkStart = performance.now() - cacheWriteMs;
     const end = k + j * n; // frames generated so far
     const context =

@@ -8,7 +8,7 @@ import { Worker } from 'node:worker_threads';
 import type { STDiT3 } from '../models/stdit3/model.js';
 import { mapWeights } from '../models/stdit3/weights.js';
 import { packageRoot } from '../native/loader.js';
-import type { StepInfo } from '../sampling/denoise.js';
+import { abortError, type StepInfo } from '../sampling/denoise.js';
 import { adoptTensor, Tensor } from '../tensor.js';
 import type { WorkerJob, WorkerMessage } from './protocol.js';
 
@@ -16,11 +16,6 @@ export function workerScript(): string {
   const path = join(packageRoot(), 'dist', 'lib', 'worker', 'worker.js');
   if (!existsSync(path)) throw new Error(`ditcache: ${path} is missing; build the package with \`npm run build:ts\``);
   return path;
-}
-
-function abortError(signal: AbortSignal): Error {
-  if (signal.reason instanceof Error) return signal.reason;
-  return Object.assign(new Error('the operation was aborted'), { name: 'AbortError' });
 }
 
 function rebuildError(m: { name: string; message: string; code?: string }): Error {

@@ -40,8 +40,8 @@ export interface TemporalOptions {
   causal: boolean;
   ropeFreqs: Tensor;
   prefix?: TemporalPrefix;
-  /** Receives the block's normalised, pre-RoPE k and v of the current frames ([B·S, heads, T, D] views). */
-  onKv?: (k: Tensor, v: Tensor) => void;
+  /** Receives batch item b's normalised, pre-RoPE k and v of the current frames ([S, heads, T, D] views). */
+  onKv?: (b: number, k: Tensor, v: Tensor) => void;
 }
 
 export interface BlockOutputs {
@@ -87,7 +87,7 @@ export function blockForward(
         scope.add(qkv.view([S, heads, T, D], { offset: b * N * 3 * C + j * C, strides: [3 * C, D, S * 3 * C, 1] }));
       const k = qkvView(1);
       const v = qkvView(2);
-      temporal.onKv?.(k, v);
+      temporal.onKv?.(b, k, v);
       const out = scope.add(attn.view([S, heads, T, D], { offset: b * N * C, strides: [C, D, S * C, 1] }));
       const prefix = temporal.prefix;
       const cap = prefix ? prefix.k.shape[2]! : 0;

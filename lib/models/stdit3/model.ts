@@ -221,7 +221,7 @@ export class STDiT3 {
                   causal: cfg.causalTemporal,
                   ropeFreqs: w.ropeFreqs,
                   prefix: hooks?.prefix?.(i),
-                  onKv: hooks?.onKv ? (() => { let b = 0; return (k: Tensor, v: Tensor) => hooks.onKv!(i, b++, k, v); })() : undefined,
+                  onKv: hooks?.onKv ? (b: number, k: Tensor, v: Tensor) => hooks.onKv!(i, b, k, v) : undefined,
                 }
               : null;
           const res = blockForward(xs, blk, grid, mods, caption.cross[2 * i + (kind === 'spatial' ? 0 : 1)]!, temporal, want);
@@ -392,7 +392,7 @@ function cleanRuns(xMask: Uint8Array, B: number, T: number): [number, number, nu
   return runs;
 }
 
-export interface LoadModelOptions extends LoadOptions {}
+export type LoadModelOptions = LoadOptions;
 
 /** Loads an STDiT3 checkpoint folder: config.json + model.safetensors. */
 export function loadModel(dir: string, options: LoadModelOptions = {}): STDiT3 {
