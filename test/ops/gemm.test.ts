@@ -29,6 +29,8 @@ interface Case {
   bf16?: boolean;
   /** extra elements per A row: a strided view of a wider buffer */
   aPad?: number;
+  /** extra elements per W row, likewise */
+  wPad?: number;
   /** A as [2, M/2, K] */
   batched?: boolean;
   epilogue: Epilogue;
@@ -72,9 +74,11 @@ function build(c: Case, seed: number, tol: number): Operands {
   const wide = tensor(aData, [M, K + pad]);
   const a2 = pad ? wide.view([M, K], { strides: [K + pad, 1] }) : wide;
   const a = c.batched ? a2.view([2, M / 2, K], { strides: [(M / 2) * (K + pad), K + pad, 1] }) : a2;
-  const wF32 = tensor(uniform(N * K, seed + 1), [N, K]);
-  const w = c.bf16 ? wF32.to('cpu', 'bf16') : wF32;
-  const wRef = w.toFloat32Array(); // bf16-rounded values for a bf16 weight
+  const wPad = c.wPad ?? 0;
+  const wWide = tensor(uniform(N * (K + wPad), seed + 1), [N, K + wPad]);
+  const wStored = c.bf16 ? wWide.to('cpu', 'bf16') : wWide;
+  const w = wPad ? wStored.view([N, K], { strides: [K + wPad, 1] }) : wStored;
+  const wRef = w.toFloat32Array(); // row-major [N, K]; bf16-rounded values for a bf16 weight
   const biasData = e.bias ? uniform(N, seed + 2) : undefined;
   const gateData = e.gateGroups ? uniform(e.gateGroups * N, seed + 3, -2, 2) : undefined;
   const resData = e.residual !== 'none' ? uniform(M * N, seed + 4, -3, 3) : undefined;
@@ -120,7 +124,8 @@ function build(c: Case, seed: number, tol: number): Operands {
 function describeCase(c: Case): string {
   const e = c.epilogue;
   return (
-    `M=${c.M} N=${c.N} K=${c.K}${c.bf16 ? ' bf16' : ''}${c.aPad ? ` lda=K+${c.aPad}` : ''}${c.batched ? ' batched' : ''}` +
+    `M=${c.M} N=${c.N} K=${c.K}${c.bf16 ? ' bf16' : ''}${c.aPad ? ` lda=K+${c.aPad}` : ''}` +
+    `${c.wPad ? ` ldw=K+${c.wPad}` : ''}${c.batched ? ' batched' : ''}` +
     ` bias=${e.bias} act=${e.activation} gate=${e.gateGroups} residual=${e.residual}`
   );
 }
@@ -192,11 +197,13 @@ describeEachIsa('gemm', () => {
     }
   });
 
-  it('reads strided and batched A rows', () => {
+  it('reads strided and batched A rows, and strided W rows', () => {
     const epilogue: Epilogue = { bias: true, activation: 'silu', gateGroups: 2, residual: 'alias' };
     check({ M: 20, N: 33, K: 19, aPad: 5, epilogue }, 900);
     check({ M: 20, N: 33, K: 19, aPad: 5, batched: true, epilogue }, 901);
     check({ M: 44, N: 40, K: 64, aPad: 3, bf16: true, batched: true, epilogue }, 902);
+    check({ M: 30, N: 64, K: 67, wPad: 9, epilogue }, 903);
+    check({ M: 30, N: 64, K: 67, wPad: 9, bf16: true, epilogue }, 904);
   });
 
   it('gives the same result in the Promise form', async () => {
