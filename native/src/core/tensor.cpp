@@ -96,6 +96,19 @@ dc_tensor* new_tensor(Storage* s, int64_t offset, dc_dtype dtype, int ndim, cons
   return t;
 }
 
+// The given strides (non-negative), or row-major ones when `strides` is NULL.
+dc_status resolve_strides(int ndim, const int64_t* shape, const int64_t* strides, int64_t* st) {
+  if (!strides) {
+    contiguous_strides(ndim, shape, st);
+    return DC_OK;
+  }
+  for (int i = 0; i < ndim; ++i) {
+    if (strides[i] < 0) return fail(DC_ERR_SHAPE, "stride %d is negative", i);
+    st[i] = strides[i];
+  }
+  return DC_OK;
+}
+
 dc_status check_dtype_value(dc_dtype dtype) {
   if (dc_dtype_size(dtype) == 0) return fail(DC_ERR_DTYPE, "unknown dtype %d", int(dtype));
   return DC_OK;
@@ -303,14 +316,7 @@ dc_status dc_tensor_wrap(dc_dtype dtype, int ndim, const int64_t* shape, const i
     if (reinterpret_cast<uintptr_t>(data) % es != 0)
       return fail(DC_ERR_INVALID_ARGUMENT, "data is not aligned to its %zu-byte elements", es);
     int64_t st[DC_MAX_DIMS];
-    if (strides) {
-      for (int i = 0; i < ndim; ++i) {
-        if (strides[i] < 0) return fail(DC_ERR_SHAPE, "stride %d is negative", i);
-        st[i] = strides[i];
-      }
-    } else {
-      contiguous_strides(ndim, shape, st);
-    }
+    DC_TRY(resolve_strides(ndim, shape, strides, st));
     int64_t hi = 0;
     if (!address_range(ndim, shape, st, &hi)) return fail(DC_ERR_RANGE, "view size overflows");
     if (hi >= 0 && size_t(hi + 1) * es > bytes)
@@ -335,14 +341,7 @@ dc_status dc_tensor_view(const dc_tensor* base, int64_t offset, int ndim, const 
     DC_TRY(check_tensor(base, "base"));
     DC_TRY(check_shape_args(ndim, shape, nullptr));
     int64_t st[DC_MAX_DIMS];
-    if (strides) {
-      for (int i = 0; i < ndim; ++i) {
-        if (strides[i] < 0) return fail(DC_ERR_SHAPE, "stride %d is negative", i);
-        st[i] = strides[i];
-      }
-    } else {
-      contiguous_strides(ndim, shape, st);
-    }
+    DC_TRY(resolve_strides(ndim, shape, strides, st));
     const int64_t es = int64_t(dc_dtype_size(base->dtype));
     const int64_t capacity = int64_t(base->storage->bytes) / es;
     // The offset is bounded before it is added, so no caller value can overflow the sums below.
