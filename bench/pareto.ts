@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 
 import { createPolicy, type CacheOption } from '../lib/cache/index.js';
-import { calibrate } from '../lib/cache/calibrate.js';
+import { calibrate, calibrateFromRuns } from '../lib/cache/calibrate.js';
 import { generateSync } from '../lib/generate.js';
 import { loadModel } from '../lib/models/stdit3/model.js';
 import { packageRoot } from '../lib/native/loader.js';
@@ -29,9 +29,10 @@ const prompts = quick ? PROMPTS.slice(0, 3) : PROMPTS;
 const model = loadModel(join(packageRoot(), 'lib', 'models', 'stdit3-tiny'));
 const steps = model.config.scheduler.numSamplingSteps;
 
-const cal = calibrate(model, { prompts: prompts.map((p) => p[0]), seeds: prompts.map((p) => p[1]), steps, targetSpeedup: 2.5, moreg: true });
-const calNoMoreg = { ...cal.spec };
-delete calNoMoreg.moreg;
+// Both calibrations replay the same recorded runs: fitted once without MoReg and once with it.
+const calNoMoregResult = calibrate(model, { prompts: prompts.map((p) => p[0]), seeds: prompts.map((p) => p[1]), steps, targetSpeedup: 2.5, moreg: false });
+const cal = calibrateFromRuns(calNoMoregResult.runs, { steps, targetSpeedup: 2.5, moreg: true }, model.config.depth);
+const calNoMoreg = calNoMoregResult.spec;
 
 const policies: [string, CacheOption][] = [
   ['none', 'none'],
@@ -87,7 +88,7 @@ const motionRows = ['adacache-fast', 'adacache-fast+moreg (authors)', 'calibrate
 
 const body = [
   `Command: \`npm run bench:pareto\` — ${runtime.backends()[0]!.name}; ${prompts.length} prompt/seed pairs, ${steps} steps, CFG ${model.config.scheduler.cfgScale}; time per video and speedup over 'none' measured in the same run; PSNR (dB) and SSIM of the RGB preview against the uncached video of the same seed.`,
-  `Calibrated codebook (fitted in this run on these prompts, target 2.5×): ${JSON.stringify(cal.spec.codebook)}; MoReg normaliser = median motion ${cal.medianMotion.toFixed(3)} (the authors' constant is 0.385).`,
+  `Calibrated codebooks (fitted in this run on these prompts, target 2.5×): without MoReg ${JSON.stringify(calNoMoreg.codebook.map(([t, r]) => [Number(t.toPrecision(3)), r]))}, with MoReg ${JSON.stringify(cal.spec.codebook.map(([t, r]) => [Number(t.toPrecision(3)), r]))}; MoReg normaliser = median motion ${cal.medianMotion.toFixed(3)} (the authors' constant is 0.385), exponent ${cal.spec.moreg!.hyp[1]}.`,
   '',
   markdownTable(['policy', 'time / video', 'speedup', 'steps computed', 'PSNR', 'SSIM'], rows),
   '',

@@ -97,35 +97,45 @@ function specFor(k: number, base: Omit<AdaCacheSpec, 'codebook'>, steps: number)
   return { ...base, codebook };
 }
 
+/** MoReg exponent of calibrated specs: gentler than the authors' 8, so that a video moving twice
+ * as much as the median one weighs its distance 4× rather than 256×. */
+export const CALIBRATED_MOREG_EXPONENT = 2;
+
 export function calibrateFromRuns(runs: CalibrationRun[], o: Omit<CalibrationOptions, 'prompts' | 'seeds' | 'onRun'>, depth: number): CalibrationResult {
   const motions = runs.flatMap((r) => r.motion.filter((m): m is number => m !== null));
   const medianMotion = median(motions);
-  const moreg: MoRegSpec | undefined = o.moreg
-    ? { ...scaleMoreg(MOREG_30, 30, o.steps), hyp: [medianMotion > 0 ? medianMotion : MOREG_30.hyp[0]!, ...MOREG_30.hyp.slice(1)] }
-    : undefined;
   const base: Omit<AdaCacheSpec, 'codebook'> = {
     kind: 'adacache',
     cacheRes: o.cacheRes ?? 't-attn',
     cacheLoc: o.cacheLoc ?? [Math.max(0, Math.floor(depth / 2) - 1)],
     distance: 'l1',
-    ...(moreg ? { moreg } : {}),
   };
+  // MoReg normalised by the median motion of these prompts: a median video keeps factor 1, more
+  // motion raises the distance (more computed steps), less motion lowers it.
+  const moreg: MoRegSpec | undefined = o.moreg
+    ? { ...scaleMoreg(MOREG_30, 30, o.steps), hyp: [medianMotion > 0 ? medianMotion : MOREG_30.hyp[0]!, CALIBRATED_MOREG_EXPONENT, 1] }
+    : undefined;
+  const fit = fitThresholds(moreg ? { ...base, moreg } : base, runs, o.steps, o.targetSpeedup);
+  return { spec: fit.spec, runs, predictedComputedSteps: fit.counts, predictedSpeedup: fit.speedup, medianMotion };
+}
+
+/** The threshold scale whose replayed mean speedup is closest to `target` (bisection in log space: larger thresholds cache longer). */
+function fitThresholds(base: Omit<AdaCacheSpec, 'codebook'>, runs: CalibrationRun[], steps: number, target: number) {
   const speedupOf = (k: number) => {
-    const spec = specFor(k, base, o.steps);
-    const counts = runs.map((r) => replay(spec, r, o.steps).length);
-    return { spec, counts, speedup: o.steps / (counts.reduce((a, b) => a + b, 0) / counts.length) };
+    const spec = specFor(k, base, steps);
+    const counts = runs.map((r) => replay(spec, r, steps).length);
+    return { spec, counts, speedup: steps / (counts.reduce((a, b) => a + b, 0) / counts.length) };
   };
-  // Larger thresholds cache longer: bisect the threshold scale (log-space) for the target.
   let lo = 1e-4, hi = 1e4;
   let best = speedupOf(1);
   for (let i = 0; i < 60; i++) {
     const mid = Math.sqrt(lo * hi);
     const r = speedupOf(mid);
-    if (Math.abs(r.speedup - o.targetSpeedup) < Math.abs(best.speedup - o.targetSpeedup)) best = r;
-    if (r.speedup < o.targetSpeedup) lo = mid;
+    if (Math.abs(r.speedup - target) < Math.abs(best.speedup - target)) best = r;
+    if (r.speedup < target) lo = mid;
     else hi = mid;
   }
-  return { spec: best.spec, runs, predictedComputedSteps: best.counts, predictedSpeedup: best.speedup, medianMotion };
+  return best;
 }
 
 /** Records uncached runs of `prompts` and fits a codebook (and MoReg normaliser) to the target speedup. */
