@@ -38,12 +38,18 @@ export interface TensorOptions {
 export class Tensor {
   /** The addon's handle; lib/ internals pass it to native ops. */
   readonly native: NativeTensor;
-  #shape: readonly number[];
+  // Fixed for the tensor's life: read once, not through the addon on every access.
+  readonly #shape: readonly number[];
+  readonly #dtype: DType;
+  readonly #device: Device;
+  #disposed = false;
 
   /** @internal Use tensor(), empty() or zeros(). */
   constructor(native: NativeTensor) {
     this.native = native;
     this.#shape = Object.freeze(native.shape);
+    this.#dtype = DTYPES[native.dtype]!;
+    this.#device = native.device === 1 ? 'cuda' : 'cpu';
   }
 
   get shape(): readonly number[] {
@@ -53,16 +59,18 @@ export class Tensor {
     return this.live().strides;
   }
   get dtype(): DType {
-    return DTYPES[this.live().dtype]!;
+    this.live();
+    return this.#dtype;
   }
   get device(): Device {
-    return this.live().device === 1 ? 'cuda' : 'cpu';
+    this.live();
+    return this.#device;
   }
   get numel(): number {
     return this.#shape.reduce((a, b) => a * b, 1);
   }
   get disposed(): boolean {
-    return this.native.disposed;
+    return this.#disposed;
   }
 
   /** The elements in row-major order as float32, copied to the host. */
@@ -72,6 +80,7 @@ export class Tensor {
 
   /** Releases the native memory now (finalizers do it otherwise). Idempotent. */
   dispose(): void {
+    this.#disposed = true;
     this.native.dispose();
   }
 
@@ -159,7 +168,7 @@ export class Tensor {
 
   /** @internal */
   live(): NativeTensor {
-    if (this.native.disposed) throw new TypeError('tensor was disposed');
+    if (this.#disposed) throw new TypeError('tensor was disposed');
     return this.native;
   }
 }

@@ -32,8 +32,8 @@ export function addonCandidates(): string[] {
   const env = process.env['DITCACHE_ADDON'];
   return [
     ...(env ? [resolve(env)] : []),
-    join(root, 'build', 'ditcache.node'), // cmake-js (npm install)
-    join(root, 'build', 'Release', 'ditcache.node'), // node-gyp
+    join(root, 'build', 'ditcache.node'), // a plain CMake build
+    join(root, 'build', 'Release', 'ditcache.node'), // cmake-js (npm install) and node-gyp
     join(root, 'build', 'Debug', 'ditcache.node'),
   ];
 }

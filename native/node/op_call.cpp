@@ -64,7 +64,7 @@ dc_tensor* OpCall::tensor(Napi::Value v, const char* what) {
   dc_tensor* t = obj->handle();
   check(env_, dc_tensor_retain(t));
   handles_.push_back(t);
-  objects_.push_back(Napi::Persistent(v.As<Napi::Object>()));
+  objects_.push_back(v.As<Napi::Object>());
   return t;
 }
 
@@ -100,8 +100,10 @@ Napi::Value OpCall::run(Napi::Value mode, Body body, Result result) {
     check(env_, st);
     return result ? result(env_) : env_.Undefined();
   }
-  auto* worker = new OpWorker(env_, std::move(handles_), std::move(objects_), std::move(body),
-                              std::move(result));
+  std::vector<Napi::ObjectReference> refs;
+  refs.reserve(objects_.size());
+  for (const Napi::Object& o : objects_) refs.push_back(Napi::Persistent(o));
+  auto* worker = new OpWorker(env_, std::move(handles_), std::move(refs), std::move(body), std::move(result));
   handles_.clear();
   Napi::Promise p = worker->promise();
   worker->Queue();

@@ -38,7 +38,7 @@ class OpCall {
  private:
   Napi::Env env_;
   std::vector<dc_tensor*> handles_;
-  std::vector<Napi::ObjectReference> objects_;
+  std::vector<Napi::Object> objects_;  // referenced persistently only for an async run
 };
 
 }  // namespace dcnode
