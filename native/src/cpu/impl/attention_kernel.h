@@ -291,39 +291,46 @@ struct OutTile {
   bool last = false;     // write normalised rows to out instead of ws.acc
 };
 
-// Rows i0..i0+Ri of the tile, head_dim vectors v0..v0+Dc: acc += sum_j w[j][i] * v[j].
-template <class S, int Ri, int Dc>
+// Rows i0..i0+Ri of the tile, head_dim vectors v0..v0+Dc: acc += sum_j w[j][i] * v[j]. The last
+// vector of the slice uses the op set T: S itself, or S's half-width set when the row's last vector
+// is at most half full (head_dim 72 = 4.5 vectors of 16), so no multiply-add is spent on padding.
+template <class S, class T, int Ri, int Dc>
 void weighted_values(const Plan& p, Workspace<S>& ws, int n, const OutTile& t, int i0, int v0) {
-  constexpr int L = S::kLanes;
+  constexpr int L = S::kLanes, F = Dc - 1;  // full vectors before the last one
   const int last_lanes = v0 + Dc == p.vecs ? p.tail : L;
   typename S::Vec acc[Ri][Dc];
+  typename T::Vec last[Ri];
   DC_UNROLL for (int i = 0; i < Ri; ++i) {
     const float* prev = ws.acc + (i0 + i) * p.row + v0 * L;
-    const typename S::Vec corr = S::set(t.first ? 0.f : ws.corr[i0 + i]);
-    DC_UNROLL for (int c = 0; c < Dc; ++c)
-      acc[i][c] = t.first ? S::zero() : S::mul(S::load(prev + c * L), corr);
+    const float corr = t.first ? 0.f : ws.corr[i0 + i];
+    DC_UNROLL for (int c = 0; c < F; ++c)
+      acc[i][c] = t.first ? S::zero() : S::mul(S::load(prev + c * L), S::set(corr));
+    last[i] = t.first ? T::zero() : T::mul(T::load(prev + F * L), T::set(corr));
   }
   for (int j = 0; j < n; ++j) {
     const float* vr = ws.v[j] + v0 * L;
     const float* wj = ws.w + j * t.lanes + i0;
     typename S::Vec wv[Ri];
     DC_UNROLL for (int i = 0; i < Ri; ++i) wv[i] = S::set(wj[i]);
-    DC_UNROLL for (int c = 0; c < Dc; ++c) {
-      const typename S::Vec x = c == Dc - 1 ? S::load_first(vr + c * L, last_lanes) : S::load(vr + c * L);
+    DC_UNROLL for (int c = 0; c < F; ++c) {
+      const typename S::Vec x = S::load(vr + c * L);
       DC_UNROLL for (int i = 0; i < Ri; ++i) acc[i][c] = S::fma(wv[i], x, acc[i][c]);
     }
+    const typename T::Vec x = T::load_first(vr + F * L, last_lanes);
+    DC_UNROLL for (int i = 0; i < Ri; ++i) last[i] = T::fma(T::narrow(wv[i]), x, last[i]);
   }
   DC_UNROLL for (int i = 0; i < Ri; ++i) {
     if (t.last) {
       if (i0 + i < t.nq) {
         float* o = t.out + (i0 + i) * t.out_stride + v0 * L;
-        const typename S::Vec inv = S::set(ws.inv[i0 + i]);
-        DC_UNROLL for (int c = 0; c < Dc - 1; ++c) S::store(o + c * L, S::mul(acc[i][c], inv));
-        S::store_first(o + (Dc - 1) * L, S::mul(acc[i][Dc - 1], inv), last_lanes);
+        const float inv = ws.inv[i0 + i];
+        DC_UNROLL for (int c = 0; c < F; ++c) S::store(o + c * L, S::mul(acc[i][c], S::set(inv)));
+        T::store_first(o + F * L, T::mul(last[i], T::set(inv)), last_lanes);
       }
     } else {
       float* prev = ws.acc + (i0 + i) * p.row + v0 * L;
-      DC_UNROLL for (int c = 0; c < Dc; ++c) S::store(prev + c * L, acc[i][c]);
+      DC_UNROLL for (int c = 0; c < F; ++c) S::store(prev + c * L, acc[i][c]);
+      T::store(prev + F * L, last[i]);
     }
   }
 }
@@ -331,7 +338,13 @@ void weighted_values(const Plan& p, Workspace<S>& ws, int n, const OutTile& t, i
 template <class S, int Dc>
 void weighted_values_slice(const Plan& p, Workspace<S>& ws, int n, const OutTile& t, int v0) {
   constexpr int Ri = S::out_rows(Dc);
-  for (int i0 = 0; i0 < t.nq; i0 += Ri) weighted_values<S, Ri, Dc>(p, ws, n, t, i0, v0);
+  if constexpr (S::kHasHalf) {
+    if (v0 + Dc == p.vecs && p.tail <= S::Half::kLanes) {
+      for (int i0 = 0; i0 < t.nq; i0 += Ri) weighted_values<S, typename S::Half, Ri, Dc>(p, ws, n, t, i0, v0);
+      return;
+    }
+  }
+  for (int i0 = 0; i0 < t.nq; i0 += Ri) weighted_values<S, S, Ri, Dc>(p, ws, n, t, i0, v0);
 }
 
 template <class S, int Dc>
