@@ -2,6 +2,7 @@
 // after warm-up, and the native pool must stop growing (no new system allocations, flat cache).
 //   npm run soak [-- --count 200] [-- --async]   (exit 1 when a bound is broken)
 import { join } from 'node:path';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 
 import { generate, generateSync } from '../lib/generate.js';
 import { loadModel } from '../lib/models/stdit3/model.js';
@@ -26,6 +27,9 @@ for (let i = 0; i < count; i++) {
   const options = { prompt: prompts[i % prompts.length]!, seed: i, steps: 30, cache: i % 2 ? 'adacache-fast' : 'adacache-fast-moreg' };
   const { latent } = useWorker ? await generate(model, options) : generateSync(model, options);
   latent.dispose();
+  // As an application does between requests: the event loop turns, and Node-API finalizers of the
+  // step's short-lived tensor wrappers (deferred to a later turn) run.
+  await nextTurn();
   if (i + 1 === warmup) {
     global.gc?.();
     baseline = { rss: process.memoryUsage().rss, pool: runtime.memoryStats() };

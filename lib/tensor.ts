@@ -44,12 +44,12 @@ export class Tensor {
   readonly #device: Device;
   #disposed = false;
 
-  /** @internal Use tensor(), empty() or zeros(). */
-  constructor(native: NativeTensor) {
+  /** @internal Use tensor(), empty() or zeros(); `like` gives dtype and device when known (views). */
+  constructor(native: NativeTensor, shape?: readonly number[], like?: Tensor) {
     this.native = native;
-    this.#shape = Object.freeze(native.shape);
-    this.#dtype = DTYPES[native.dtype]!;
-    this.#device = native.device === 1 ? 'cuda' : 'cpu';
+    this.#shape = Object.freeze(shape ? [...shape] : native.shape);
+    this.#dtype = like ? like.#dtype : DTYPES[native.dtype]!;
+    this.#device = like ? like.#device : native.device === 1 ? 'cuda' : 'cpu';
   }
 
   get shape(): readonly number[] {
@@ -91,7 +91,8 @@ export class Tensor {
   /** A view sharing this tensor's memory: `offset` elements in, with the given shape and strides. */
   view(shape: readonly number[], options: { offset?: number; strides?: readonly number[] } = {}): Tensor {
     checkShape(shape, 'shape');
-    return new Tensor(this.live().view(options.offset ?? 0, [...shape], options.strides ? [...options.strides] : undefined));
+    const native = this.live().view(options.offset ?? 0, [...shape], options.strides ? [...options.strides] : undefined);
+    return new Tensor(native, shape, this);
   }
 
   /** A view with another shape of the same number of elements (contiguous tensors only). */
