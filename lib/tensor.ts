@@ -44,12 +44,12 @@ export class Tensor {
   readonly #device: Device;
   #disposed = false;
 
-  /** @internal Use tensor(), empty() or zeros(); `like` gives dtype and device when known (views). */
-  constructor(native: NativeTensor, shape?: readonly number[], like?: Tensor) {
+  /** @internal Use tensor(), empty() or zeros(); `known` saves asking the addon what the caller knows. */
+  constructor(native: NativeTensor, known?: { shape: readonly number[]; dtype: DType; device: Device }) {
     this.native = native;
-    this.#shape = Object.freeze(shape ? [...shape] : native.shape);
-    this.#dtype = like ? like.#dtype : DTYPES[native.dtype]!;
-    this.#device = like ? like.#device : native.device === 1 ? 'cuda' : 'cpu';
+    this.#shape = Object.freeze(known ? [...known.shape] : native.shape);
+    this.#dtype = known ? known.dtype : DTYPES[native.dtype]!;
+    this.#device = known ? known.device : native.device === 1 ? 'cuda' : 'cpu';
   }
 
   get shape(): readonly number[] {
@@ -92,7 +92,7 @@ export class Tensor {
   view(shape: readonly number[], options: { offset?: number; strides?: readonly number[] } = {}): Tensor {
     checkShape(shape, 'shape');
     const native = this.live().view(options.offset ?? 0, [...shape], options.strides ? [...options.strides] : undefined);
-    return new Tensor(native, shape, this);
+    return new Tensor(native, { shape, dtype: this.#dtype, device: this.#device });
   }
 
   /** A view with another shape of the same number of elements (contiguous tensors only). */
@@ -260,7 +260,7 @@ export function empty(shape: readonly number[], options: { dtype?: DType; device
   const device = options.device ?? 'cpu';
   checkDtype(dtype);
   checkDevice(device);
-  return new Tensor(binding().empty(DTYPE_CODE[dtype], DEVICE_CODE[device], [...shape]));
+  return new Tensor(binding().empty(DTYPE_CODE[dtype], DEVICE_CODE[device], [...shape]), { shape, dtype, device });
 }
 
 export function zeros(shape: readonly number[], options: { dtype?: DType; device?: Device } = {}): Tensor {
