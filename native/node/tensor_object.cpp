@@ -176,7 +176,8 @@ void TensorObject::release() {
     Napi::MemoryManagement::AdjustExternalMemory(env_, -external_memory_);
     external_memory_ = 0;
   }
-  source_.Reset();
+  // source_ (caller memory under a zero-copy tensor) stays referenced until this object is
+  // collected: an async op that still holds the native tensor also holds this object.
 }
 
 dc_tensor* TensorObject::live(Napi::Env env) const {
