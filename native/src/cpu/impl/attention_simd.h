@@ -10,14 +10,7 @@
 #include <cstdint>
 #include <cstring>
 
-#if defined(__AVX512F__) || defined(__AVX2__)
-// GCC 12 reports the intrinsics' deliberately undefined pass-through operands as maybe
-// uninitialised once they are inlined.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
-#endif
+#include "intrinsics.h"
 
 // Fixed-count loops over registers must be unrolled for the registers to stay registers.
 #define DC_UNROLL _Pragma("GCC unroll 32")

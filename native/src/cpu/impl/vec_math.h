@@ -8,14 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#if defined(__AVX512F__) || defined(__AVX2__)
-// GCC 12 reports the intrinsics' deliberately undefined pass-through operands as maybe
-// uninitialised once they are inlined.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
-#endif
+#include "intrinsics.h"
 
 namespace dc::cpu::DC_ISA_NS {
 namespace {
