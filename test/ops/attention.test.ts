@@ -284,6 +284,20 @@ const CASES: Case[] = [
   { name: 'temporal: T=8, many sequences, rope', B: 24, H: 2, Nq: 8, Nk: 8, D: 72, rope: { qPos0: 0, kPos0: 0 } },
   { name: 'temporal: T=16 causal', B: 10, H: 3, Nq: 16, Nk: 16, D: 64, causal: true, rope: { qPos0: 0, kPos0: 0 } },
   { name: 'temporal: T=17 spills into a second lane vector', B: 6, H: 2, Nq: 17, Nk: 17, D: 72, packed: true },
+  // 26 MB of rows: more than the kernel keeps to the caches, so each sequence requests a later one's rows.
+  {
+    name: 'temporal streaming from memory: 2048 sequences, ring prefix, causal, rope, key mask',
+    B: 512,
+    H: 4,
+    Nq: 8,
+    Nk: 8,
+    D: 72,
+    packed: true,
+    causal: true,
+    prefix: { cap: 8, start: 5, len: 6 },
+    rope: { qPos0: 6, kPos0: 0 },
+    mask: { dtype: 'u8', visible: holes },
+  },
 ];
 
 describe('attention: golden vectors', () => {

@@ -11,16 +11,19 @@
 //      sums rescaled on load; the last block writes normalised rows to `out` directly.
 // Short sequences (temporal attention: a few frames, thousands of sequences) use one-vector tiles,
 // so a whole sequence is one item whose K/V rows are read once, and consecutive items are
-// consecutive sequences.
+// consecutive sequences. When their data does not fit in cache, each item requests the rows of the
+// item kPrefetchAhead places later, spread over its stages (row_prefetch.h).
 #pragma once
 #include <cfloat>
 #include <cmath>
 #include <cstdint>
+#include <utility>
 
 #include "../../core/thread_pool.h"
 #include "../kernels.h"
 #include "attention.h"
 #include "attention_simd.h"
+#include "row_prefetch.h"
 
 namespace dc::cpu::DC_ISA_NS {
 namespace {
@@ -50,8 +53,8 @@ struct Plan {
   int row = 0;        // padded row length (vecs * lanes) of the scratch rows and rotary tables
   float qscale = 0.f;
   // Rotary tables, one row of 2 * `row` floats per position: cos repeated over each pair, then
-  // (-sin, +sin) per pair, so rotate(x) = x * cos + swap_pairs(x) * sin. The query table is
-  // premultiplied by qscale.
+  // (-sin, +sin) per pair, so rotate(x) = x * cos + swap_pairs(x) * sin. Queries and keys share
+  // the rows of the positions they have in common.
   const float* rope_q = nullptr;  // [Nq]
   const float* rope_k = nullptr;  // [keys]
 };
@@ -69,6 +72,7 @@ struct alignas(64) Workspace {
   const float* k[kBlockKeys];
   const float* v[kBlockKeys];
   int64_t idx[kBlockKeys];  // key position over [prefix ; current]
+  RowPrefetcher ahead;      // rows of a later item, when the data streams from memory
 };
 
 inline bool key_visible(const AttentionArgs& a, int64_t b, int64_t j) {
@@ -82,7 +86,7 @@ inline bool key_visible(const AttentionArgs& a, int64_t b, int64_t j) {
   }
 }
 
-void fill_rope_table(const Plan& p, int64_t pos0, int64_t n, float factor, float* table) {
+void fill_rope_table(const Plan& p, int64_t pos0, int64_t n, float* table) {
   const AttentionArgs& a = *p.a;
   const int half = int(a.D / 2);
   for (int64_t r = 0; r < n; ++r) {
@@ -92,7 +96,7 @@ void fill_rope_table(const Plan& p, int64_t pos0, int64_t n, float factor, float
     const float pos = float(pos0 + r);
     for (int t = 0; t < half; ++t) {
       const float angle = pos * a.rope_freqs[t];
-      const float c = std::cos(angle) * factor, s = std::sin(angle) * factor;
+      const float c = std::cos(angle), s = std::sin(angle);
       cs[2 * t] = cs[2 * t + 1] = c;
       sn[2 * t] = -s;
       sn[2 * t + 1] = s;
@@ -122,6 +126,7 @@ int gather_keys(const Plan& p, int64_t b, int64_t h, int64_t& j, int64_t end, Wo
   const float* v = static_cast<const float*>(a.v) + b * a.v_stride[0] + h * a.v_stride[1];
   int n = 0;
   for (; j < end && n < kBlockKeys; ++j) {
+    ws.ahead.tick();
     if (a.mask && !key_visible(a, b, j)) continue;
     if (j < a.p_len) {
       int64_t slot = a.p_start + j;
@@ -156,7 +161,7 @@ void load_query_block(const Plan& p, const float* q, int64_t stride, const float
     if (i < rows) {
       const float* src = q + i * stride + v * L;
       const typename S::Vec x = kPartial ? S::load_first(src, p.tail) : S::load(src);
-      r[i] = kRope ? rotate<S>(x, table + i * 2 * p.row, p, v) : S::mul(x, qscale);
+      r[i] = S::mul(kRope ? rotate<S>(x, table + i * 2 * p.row, p, v) : x, qscale);
     } else {
       r[i] = S::zero();
     }
@@ -176,6 +181,7 @@ void load_queries(const Plan& p, int64_t b, int64_t h, int64_t qi0, int nq, Work
     const float* table = p.rope_q ? p.rope_q + (qi0 + c * L) * 2 * p.row : nullptr;
     const int rows = nq - c * L < L ? nq - c * L : L;
     for (int v = 0; v < p.vecs; ++v) {
+      ws.ahead.tick();
       typename S::Vec r[L];
       const bool partial = v == p.vecs - 1 && p.tail < L;
       if (table) {
@@ -340,11 +346,17 @@ void weighted_values_slice(const Plan& p, Workspace<S>& ws, int n, const OutTile
   constexpr int Ri = S::out_rows(Dc);
   if constexpr (S::kHasHalf) {
     if (v0 + Dc == p.vecs && p.tail <= S::Half::kLanes) {
-      for (int i0 = 0; i0 < t.nq; i0 += Ri) weighted_values<S, typename S::Half, Ri, Dc>(p, ws, n, t, i0, v0);
+      for (int i0 = 0; i0 < t.nq; i0 += Ri) {
+        ws.ahead.tick();
+        weighted_values<S, typename S::Half, Ri, Dc>(p, ws, n, t, i0, v0);
+      }
       return;
     }
   }
-  for (int i0 = 0; i0 < t.nq; i0 += Ri) weighted_values<S, S, Ri, Dc>(p, ws, n, t, i0, v0);
+  for (int i0 = 0; i0 < t.nq; i0 += Ri) {
+    ws.ahead.tick();
+    weighted_values<S, S, Ri, Dc>(p, ws, n, t, i0, v0);
+  }
 }
 
 template <class S, int Dc>
@@ -409,6 +421,7 @@ void attend_tile(const Plan& p, int64_t b, int64_t h, int64_t qi0, Workspace<S>&
     if (n == 0) break;
     t.last = j >= end;
     scores<S, C>(p, ws, n);
+    ws.ahead.tick();
     if (a.causal) hide_future<S, C>(p, ws, n, qi0);
     softmax_block<S, C>(ws, n, t.last);
     accumulate_values<S>(p, ws, n, t);
@@ -420,32 +433,30 @@ void attend_tile(const Plan& p, int64_t b, int64_t h, int64_t qi0, Workspace<S>&
   }
 }
 
-// Starts loading the rows the tile (b, h, qi0..qi0+nq) reads first and the out rows it writes, so
-// that a stream of short sequences overlaps its memory traffic with the previous one's compute.
-inline void prefetch_rows(const float* base, int64_t stride, int64_t rows, int64_t D, int rw) {
-  for (int64_t r = 0; r < rows; ++r) {
-    const char* row = reinterpret_cast<const char*>(base + r * stride);
-    for (int64_t off = 0; off < D * int64_t(sizeof(float)); off += 64) {
-      if (rw) {
-        __builtin_prefetch(row + off, 1);
-      } else {
-        __builtin_prefetch(row + off, 0);
-      }
+// Items between the one computing and the one whose rows it requests: enough for a request to
+// arrive before its rows are read.
+constexpr int64_t kPrefetchAhead = 2;
+// Calls that move more bytes than this stream from memory rather than from the caches.
+constexpr int64_t kStreamBytes = int64_t(8) << 20;
+
+// The rows one (batch, head) reads and writes: queries, keys and values of both segments, out.
+void add_item_rows(const Plan& p, int64_t b, int64_t h, RowPrefetcher& pf) {
+  const AttentionArgs& a = *p.a;
+  const int64_t bytes = a.D * int64_t(sizeof(float));
+  const auto at = [&](const void* base, const int64_t* stride) {
+    return static_cast<const float*>(base) + b * stride[0] + h * stride[1];
+  };
+  pf.add(at(a.q, a.q_stride), a.q_stride[2] * 4, a.Nq, bytes, false);
+  if (a.p_len > 0) {
+    const int64_t tail = a.p_start + a.p_len <= a.p_cap ? a.p_len : a.p_cap - a.p_start;
+    for (const auto& [base, stride] : {std::pair{a.pk, a.pk_stride}, std::pair{a.pv, a.pv_stride}}) {
+      pf.add(at(base, stride) + a.p_start * stride[2], stride[2] * 4, tail, bytes, false);
+      pf.add(at(base, stride), stride[2] * 4, a.p_len - tail, bytes, false);
     }
   }
-}
-
-inline void prefetch_tile(const Plan& p, int64_t b, int64_t h, int64_t qi0, int64_t nq) {
-  const AttentionArgs& a = *p.a;
-  const float* q = static_cast<const float*>(a.q) + b * a.q_stride[0] + h * a.q_stride[1];
-  prefetch_rows(q + qi0 * a.q_stride[2], a.q_stride[2], nq, a.D, 0);
-  const int64_t current = a.Nk < kBlockKeys ? a.Nk : kBlockKeys;
-  prefetch_rows(static_cast<const float*>(a.k) + b * a.k_stride[0] + h * a.k_stride[1],
-                a.k_stride[2], current, a.D, 0);
-  prefetch_rows(static_cast<const float*>(a.v) + b * a.v_stride[0] + h * a.v_stride[1],
-                a.v_stride[2], current, a.D, 0);
-  float* out = static_cast<float*>(a.out) + b * a.o_stride[0] + h * a.o_stride[1];
-  prefetch_rows(out + qi0 * a.o_stride[2], a.o_stride[2], nq, a.D, 1);
+  pf.add(at(a.k, a.k_stride), a.k_stride[2] * 4, a.Nk, bytes, false);
+  pf.add(at(a.v, a.v_stride), a.v_stride[2] * 4, a.Nk, bytes, false);
+  pf.add(at(a.out, a.o_stride), a.o_stride[2] * 4, a.Nq, bytes, true);
 }
 
 template <class S, int C>
@@ -459,13 +470,23 @@ void attend(const AttentionArgs& a) {
   p.tail = int(a.D - (p.vecs - 1) * S::kLanes);
   p.row = p.vecs * S::kLanes;
   p.qscale = a.scale * kLog2e;
-  HeapArray<float> rope_q(a.rope_freqs ? a.Nq * 2 * p.row : 0);
-  HeapArray<float> rope_k(a.rope_freqs ? p.keys * 2 * p.row : 0);
+  // One table over the union of the query and key positions when they overlap, else one each.
+  const int64_t lo = a.q_pos0 < a.k_pos0 ? a.q_pos0 : a.k_pos0;
+  const int64_t hi = a.q_pos0 + a.Nq > a.k_pos0 + p.keys ? a.q_pos0 + a.Nq : a.k_pos0 + p.keys;
+  const bool shared = hi - lo <= a.Nq + p.keys;
+  const int64_t positions = shared ? hi - lo : a.Nq + p.keys;
+  HeapArray<float> rope(a.rope_freqs ? positions * 2 * p.row : 0);
   if (a.rope_freqs) {
-    fill_rope_table(p, a.q_pos0, a.Nq, p.qscale, rope_q.p);
-    fill_rope_table(p, a.k_pos0, p.keys, 1.f, rope_k.p);
-    p.rope_q = rope_q.p;
-    p.rope_k = rope_k.p;
+    if (shared) {
+      fill_rope_table(p, lo, positions, rope.p);
+      p.rope_q = rope.p + (a.q_pos0 - lo) * 2 * p.row;
+      p.rope_k = rope.p + (a.k_pos0 - lo) * 2 * p.row;
+    } else {
+      fill_rope_table(p, a.q_pos0, a.Nq, rope.p);
+      fill_rope_table(p, a.k_pos0, p.keys, rope.p + a.Nq * 2 * p.row);
+      p.rope_q = rope.p;
+      p.rope_k = rope.p + a.Nq * 2 * p.row;
+    }
   }
 
   const int64_t tiles = (a.Nq + lanes - 1) / lanes, items = a.B * a.H * tiles;
@@ -475,7 +496,7 @@ void attend(const AttentionArgs& a) {
   if (chunks > items) chunks = items;
   if (chunks > 1 && items * work_per_item < (int64_t(1) << 16)) chunks = 1;
   HeapArray<Workspace<S>> ws(chunks);
-  const bool short_items = tiles == 1;
+  const bool stream = tiles == 1 && a.B * a.H * (2 * a.Nq + 2 * p.keys) * a.D * 4 > kStreamBytes;
   parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
       // Causal tiles grow with their index: alternate short and long ones so that contiguous
@@ -487,9 +508,15 @@ void attend(const AttentionArgs& a) {
       const int64_t first = items * c / chunks, last = items * (c + 1) / chunks;
       for (int64_t item = first; item < last; ++item) {
         const int64_t bh = item / tiles;
-        if (short_items && item + 1 < last) {
-          const int64_t next = (item + 1) / tiles, qi = start_of(item + 1);
-          prefetch_tile(p, next / a.H, next % a.H, qi, a.Nq - qi < lanes ? a.Nq - qi : lanes);
+        if (stream) {
+          RowPrefetcher& pf = ws.p[c].ahead;
+          pf.finish();
+          pf.reset();
+          if (item + kPrefetchAhead < last) {
+            const int64_t later = item + kPrefetchAhead;
+            add_item_rows(p, later / a.H, later % a.H, pf);
+          }
+          pf.start();
         }
         attend_tile<S, C>(p, bh / a.H, bh % a.H, start_of(item), ws.p[c]);
       }
