@@ -11,8 +11,8 @@
 //      sums rescaled on load; the last block writes normalised rows to `out` directly.
 // Short sequences (temporal attention: a few frames, thousands of sequences) use one-vector tiles,
 // so a whole sequence is one item whose K/V rows are read once, and consecutive items are
-// consecutive sequences. When their data does not fit in cache, each item requests the rows of the
-// item kPrefetchAhead places later, spread over its stages (row_prefetch.h).
+// consecutive sequences. When their data does not fit in cache, each sequence requests the rows of
+// the sequence kPrefetchAhead places later, spread over its stages (row_prefetch.h).
 #pragma once
 #include <cfloat>
 #include <cmath>
@@ -433,11 +433,14 @@ void attend_tile(const Plan& p, int64_t b, int64_t h, int64_t qi0, Workspace<S>&
   }
 }
 
-// Items between the one computing and the one whose rows it requests: enough for a request to
+// Sequences between the one computing and the one whose rows it requests: enough for a request to
 // arrive before its rows are read.
 constexpr int64_t kPrefetchAhead = 2;
 // Calls that move more bytes than this stream from memory rather than from the caches.
 constexpr int64_t kStreamBytes = int64_t(8) << 20;
+// Sequences up to this size are requested whole; longer ones are read often enough per row for the
+// hardware prefetchers.
+constexpr int64_t kPrefetchSequenceBytes = int64_t(128) << 10;
 
 // The rows one (batch, head) reads and writes: queries, keys and values of both segments, out.
 void add_item_rows(const Plan& p, int64_t b, int64_t h, RowPrefetcher& pf) {
@@ -496,7 +499,8 @@ void attend(const AttentionArgs& a) {
   if (chunks > items) chunks = items;
   if (chunks > 1 && items * work_per_item < (int64_t(1) << 16)) chunks = 1;
   HeapArray<Workspace<S>> ws(chunks);
-  const bool stream = tiles == 1 && a.B * a.H * (2 * a.Nq + 2 * p.keys) * a.D * 4 > kStreamBytes;
+  const int64_t sequence_bytes = (2 * a.Nq + 2 * p.keys) * a.D * 4;
+  const bool stream = sequence_bytes <= kPrefetchSequenceBytes && a.B * a.H * sequence_bytes > kStreamBytes;
   parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
       // Causal tiles grow with their index: alternate short and long ones so that contiguous
@@ -508,14 +512,12 @@ void attend(const AttentionArgs& a) {
       const int64_t first = items * c / chunks, last = items * (c + 1) / chunks;
       for (int64_t item = first; item < last; ++item) {
         const int64_t bh = item / tiles;
-        if (stream) {
+        if (stream && item % tiles == 0) {
           RowPrefetcher& pf = ws.p[c].ahead;
           pf.finish();
           pf.reset();
-          if (item + kPrefetchAhead < last) {
-            const int64_t later = item + kPrefetchAhead;
-            add_item_rows(p, later / a.H, later % a.H, pf);
-          }
+          const int64_t later = bh + kPrefetchAhead;
+          if (later * tiles < last) add_item_rows(p, later / a.H, later % a.H, pf);
           pf.start();
         }
         attend_tile<S, C>(p, bh / a.H, bh % a.H, start_of(item), ws.p[c]);
