@@ -298,6 +298,8 @@ const CASES: Case[] = [
     rope: { qPos0: 6, kPos0: 0 },
     mask: { dtype: 'u8', visible: holes },
   },
+  // 9 MB in sequences of two query tiles each: the whole sequence is requested ahead of its first tile.
+  { name: 'streaming sequences of two query tiles, causal, rope', B: 96, H: 2, Nq: 40, Nk: 40, D: 72, packed: true, causal: true, rope: { qPos0: 0, kPos0: 0 } },
 ];
 
 describe('attention: golden vectors', () => {
