@@ -301,9 +301,11 @@ export const suite: KernelSuite = {
     'contrib op, CPU provider, intra-op threads = the row\'s threads) appears when the optional package ' +
     'onnxruntime-node is importable; it takes dense [B, N, H·D] inputs. Neither reference applies RoPE. Fused op ' +
     'and references alternate in five short rounds and each keeps its best round\'s median. Temporal shapes move ' +
-    '4 × B·H·T·D floats for 4·T²·D flops per sequence; at T = 8 and 16 the thousands of sequences (38 MB to ' +
-    '75 MB of q, k, v, out) stream from memory and bound the speed; the 256-sequence row (4.7 MB) shows the same ' +
-    'kernel with its data in cache.',
+    '4 × B·H·T·D floats for 4·T²·D flops per sequence (2 flops per byte at T = 8, 4 at T = 16); the 4096-sequence ' +
+    'rows (38 MB to 75 MB of q, k, v, out) stream from memory, each sequence requesting the rows of the one two ' +
+    'places later while it computes; the 256-sequence row (4.7 MB) shows the same kernel with its data in cache. ' +
+    'bench/probes/strided_rows.cpp measures the floor of that access pattern without any arithmetic (see the ' +
+    'profile below the table).',
   async run(ctx: BenchContext): Promise<BenchRow[]> {
     const ort = await loadOrt();
     const rows: BenchRow[] = [];
