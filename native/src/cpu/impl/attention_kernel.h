@@ -72,7 +72,7 @@ struct alignas(64) Workspace {
   const float* k[kBlockKeys];
   const float* v[kBlockKeys];
   int64_t idx[kBlockKeys];  // key position over [prefix ; current]
-  RowPrefetcher ahead;      // rows of a later item, when the data streams from memory
+  RowPrefetcher ahead;      // rows of a later sequence, when the data streams from memory
 };
 
 inline bool key_visible(const AttentionArgs& a, int64_t b, int64_t j) {
@@ -445,21 +445,22 @@ constexpr int64_t kPrefetchSequenceBytes = int64_t(128) << 10;
 // The rows one (batch, head) reads and writes: queries, keys and values of both segments, out.
 void add_item_rows(const Plan& p, int64_t b, int64_t h, RowPrefetcher& pf) {
   const AttentionArgs& a = *p.a;
-  const int64_t bytes = a.D * int64_t(sizeof(float));
+  constexpr int64_t kFloat = sizeof(float);
+  const int64_t bytes = a.D * kFloat;
   const auto at = [&](const void* base, const int64_t* stride) {
     return static_cast<const float*>(base) + b * stride[0] + h * stride[1];
   };
-  pf.add(at(a.q, a.q_stride), a.q_stride[2] * 4, a.Nq, bytes, false);
+  pf.add(at(a.q, a.q_stride), a.q_stride[2] * kFloat, a.Nq, bytes, false);
   if (a.p_len > 0) {
     const int64_t tail = a.p_start + a.p_len <= a.p_cap ? a.p_len : a.p_cap - a.p_start;
     for (const auto& [base, stride] : {std::pair{a.pk, a.pk_stride}, std::pair{a.pv, a.pv_stride}}) {
-      pf.add(at(base, stride) + a.p_start * stride[2], stride[2] * 4, tail, bytes, false);
-      pf.add(at(base, stride), stride[2] * 4, a.p_len - tail, bytes, false);
+      pf.add(at(base, stride) + a.p_start * stride[2], stride[2] * kFloat, tail, bytes, false);
+      pf.add(at(base, stride), stride[2] * kFloat, a.p_len - tail, bytes, false);
     }
   }
-  pf.add(at(a.k, a.k_stride), a.k_stride[2] * 4, a.Nk, bytes, false);
-  pf.add(at(a.v, a.v_stride), a.v_stride[2] * 4, a.Nk, bytes, false);
-  pf.add(at(a.out, a.o_stride), a.o_stride[2] * 4, a.Nq, bytes, true);
+  pf.add(at(a.k, a.k_stride), a.k_stride[2] * kFloat, a.Nk, bytes, false);
+  pf.add(at(a.v, a.v_stride), a.v_stride[2] * kFloat, a.Nk, bytes, false);
+  pf.add(at(a.out, a.o_stride), a.o_stride[2] * kFloat, a.Nq, bytes, true);
 }
 
 template <class S, int C>
