@@ -1,117 +1,29 @@
 // `ditcache bench <op> --shape ...`: one op on random data, timed inside native code (the op's
-// timed form loops in the addon, so JavaScript call overhead is not measured).
+// timed form loops in the addon, so JavaScript call overhead is not measured), reported with the
+// same figures as `npm run bench:kernels`: GFLOP/s against the FMA peak for the compute-bound ops,
+// GB/s against a plain copy of the same bytes for the memory-bound ones.
 import { parseArgs } from 'node:util';
 
-import { ops } from '../ops/index.js';
+import { binding } from '../native/loader.js';
 import { runtime, type Isa } from '../runtime.js';
-import { tensor, type Tensor } from '../tensor.js';
+import { empty, type Tensor } from '../tensor.js';
+import { BenchUsageError, buildWorkload, OPS, opHelp, type Workload } from './bench-workloads.js';
 
 export const BENCH_HELP = `ditcache bench <op> --shape DIMS [options]
 
-Times one op on random fp32 data inside native code; prints the median time, the throughput and,
-for compute-bound ops, the fraction of this machine's FMA peak measured just before.
+Times one op on random fp32 data inside native code; prints the median time and the throughput:
+for gemm and attention GFLOP/s and the fraction of this machine's FMA peak measured just before,
+for the other ops GB/s and the speed against a contiguous copy of the same bytes timed alongside.
 
-  gemm       --shape M,N,K      out[M,N] = act(a[M,K] · w[N,K]ᵀ + bias)
-             --activation none|gelu-tanh|silu, --bf16 (bf16 weights)
-  attention  --shape B,H,N,D    or B,H,Nq,Nk,D; --causal
-  layernorm  --shape R,C        R rows of C channels, with weight and bias
+${opHelp()}
 
   --repeat N       timed runs (default: as many as fit in 2 s, at least 3)
   --threads N      library threads (default: all)
   --isa avx512|avx2|portable
-  --no-peak        skip the FMA peak measurement`;
+  --no-peak        skip the FMA peak measurement
+  --no-copy        skip the copy of the same bytes`;
 
-interface Workload {
-  label: string;
-  flops?: number;
-  bytes?: number;
-  timed(repeat: number): Float64Array;
-  tensors: Tensor[];
-}
-
-class BenchUsageError extends Error {}
-
-function dims(spec: string | undefined, names: string[][]): number[] {
-  const want = names.map((n) => n.join(',')).join(' or ');
-  if (spec === undefined) throw new BenchUsageError(`--shape ${want} is required`);
-  const d = spec.split(/[,x×]/).map(Number);
-  if (!names.some((n) => n.length === d.length) || d.some((v) => !Number.isInteger(v) || v < 1)) {
-    throw new BenchUsageError(`--shape must be ${want} (positive integers), got "${spec}"`);
-  }
-  return d;
-}
-
-function random(shape: number[], seed: number, scale = 1): Tensor {
-  const n = shape.reduce((a, b) => a * b, 1);
-  const data = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (s * 1103515245 + 12345) >>> 0;
-    data[i] = ((s / 2 ** 32) * 2 - 1) * scale;
-  }
-  return tensor(data, shape);
-}
-
-type Values = Record<string, string | boolean | undefined>;
-
-function gemmWorkload(v: Values): Workload {
-  const [M, N, K] = dims(v['shape'] as string | undefined, [['M', 'N', 'K']]) as [number, number, number];
-  const activation = (v['activation'] as string | undefined) ?? 'none';
-  if (!['none', 'gelu-tanh', 'silu'].includes(activation)) {
-    throw new BenchUsageError(`--activation must be none, gelu-tanh or silu, got "${activation}"`);
-  }
-  const a = random([M, K], 1);
-  const w32 = random([N, K], 2, 1 / Math.sqrt(K));
-  const w = v['bf16'] ? w32.to('cpu', 'bf16') : w32;
-  const bias = random([N], 3);
-  const out = random([M, N], 4);
-  const options = { bias, activation: activation as 'none' | 'gelu-tanh' | 'silu', out };
-  return {
-    label: `gemm M=${M} N=${N} K=${K}${v['bf16'] ? ' bf16 weights' : ''}${activation !== 'none' ? ` ${activation}` : ''}`,
-    flops: 2 * M * N * K,
-    timed: (repeat) => ops.timed.gemm(repeat, a, w, options),
-    tensors: [a, w32, w, bias, out],
-  };
-}
-
-function attentionWorkload(v: Values): Workload {
-  const d = dims(v['shape'] as string | undefined, [['B', 'H', 'N', 'D'], ['B', 'H', 'Nq', 'Nk', 'D']]);
-  const [B, H] = d as [number, number];
-  const Nq = d[2]!;
-  const Nk = d.length === 5 ? d[3]! : Nq;
-  const D = d[d.length - 1]!;
-  const q = random([B, H, Nq, D], 1);
-  const k = random([B, H, Nk, D], 2);
-  const val = random([B, H, Nk, D], 3);
-  const out = random([B, H, Nq, D], 4);
-  const causal = Boolean(v['causal']);
-  return {
-    label: `attention B=${B} H=${H} Nq=${Nq} Nk=${Nk} D=${D}${causal ? ' causal' : ''}`,
-    flops: 4 * B * H * Nq * Nk * D,
-    timed: (repeat) => ops.timed.attention(repeat, q, k, val, { causal, out }),
-    tensors: [q, k, val, out],
-  };
-}
-
-function layernormWorkload(v: Values): Workload {
-  const [R, C] = dims(v['shape'] as string | undefined, [['R', 'C']]) as [number, number];
-  const x = random([R, C], 1);
-  const weight = random([C], 2);
-  const bias = random([C], 3);
-  const out = random([R, C], 4);
-  return {
-    label: `layernorm R=${R} C=${C}`,
-    bytes: 2 * R * C * 4,
-    timed: (repeat) => ops.timed.layerNorm(repeat, x, { weight, bias, out }),
-    tensors: [x, weight, bias, out],
-  };
-}
-
-const WORKLOADS: Record<string, (v: Values) => Workload> = {
-  gemm: gemmWorkload,
-  attention: attentionWorkload,
-  layernorm: layernormWorkload,
-};
+const F32 = 4;
 
 function median(xs: Float64Array): number {
   const s = Array.from(xs).sort((a, b) => a - b);
@@ -121,6 +33,32 @@ function median(xs: Float64Array): number {
 
 function ms(seconds: number): string {
   return `${(seconds * 1e3).toPrecision(4)} ms`;
+}
+
+/** Runs `timed` as many times as fit in `budget` seconds (at least 3) unless `repeat` is given. */
+function sample(timed: (repeat: number) => Float64Array, repeat: number | undefined, budget = 2): Float64Array {
+  const first = timed(1)[0]!; // warm-up: first touch of the output, caches
+  return timed(repeat ?? Math.max(3, Math.min(1000, Math.floor(budget / Math.max(first, 1e-7)))));
+}
+
+/** Median seconds of a contiguous f32 copy reading bytes/2 and writing bytes/2. */
+function copySeconds(bytes: number, repeat: number | undefined): number {
+  const n = Math.max(1, Math.round(bytes / 2 / F32));
+  const tensors: Tensor[] = [empty([n]), empty([n])];
+  try {
+    const [src, dst] = tensors as [Tensor, Tensor];
+    binding().fill(src.native, 1);
+    return median(sample((r) => binding().copy(dst.native, src.native, { repeat: r }), repeat, 1));
+  } finally {
+    for (const t of tensors) t.dispose();
+  }
+}
+
+function positiveInteger(spec: string | undefined, name: string): number | undefined {
+  if (spec === undefined) return undefined;
+  const v = Number(spec);
+  if (!Number.isInteger(v) || v < 1) throw new BenchUsageError(`--${name} must be a positive integer, got "${spec}"`);
+  return v;
 }
 
 /** Runs `ditcache bench`; returns the exit code (2 for a usage error). */
@@ -136,10 +74,18 @@ export async function runBenchCommand(argv: string[]): Promise<number> {
         activation: { type: 'string' },
         bf16: { type: 'boolean' },
         causal: { type: 'boolean' },
+        rope: { type: 'boolean' },
+        visible: { type: 'string' },
+        groups: { type: 'string' },
+        norm: { type: 'string' },
+        refresh: { type: 'boolean' },
+        strides: { type: 'string' },
+        patch: { type: 'string' },
         repeat: { type: 'string' },
         threads: { type: 'string' },
         isa: { type: 'string' },
         'no-peak': { type: 'boolean' },
+        'no-copy': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -155,46 +101,40 @@ export async function runBenchCommand(argv: string[]): Promise<number> {
   let workload: Workload | undefined;
   try {
     const op = positionals[0];
-    const make = op !== undefined ? WORKLOADS[op] : undefined;
-    if (!make || positionals.length !== 1) {
-      throw new BenchUsageError(`expected one op (${Object.keys(WORKLOADS).join(', ')}), got "${positionals.join(' ')}"`);
+    if (op === undefined || !(op in OPS) || positionals.length !== 1) {
+      throw new BenchUsageError(`expected one op (${Object.keys(OPS).join(', ')}), got "${positionals.join(' ')}"`);
     }
-    const repeat = values.repeat === undefined ? undefined : Number(values.repeat);
-    if (repeat !== undefined && (!Number.isInteger(repeat) || repeat < 1)) {
-      throw new BenchUsageError(`--repeat must be a positive integer, got "${values.repeat}"`);
-    }
-    if (values.threads !== undefined) {
-      const threads = Number(values.threads);
-      if (!Number.isInteger(threads) || threads < 1) {
-        throw new BenchUsageError(`--threads must be a positive integer, got "${values.threads}"`);
-      }
-      runtime.setThreads(threads);
-    }
+    const repeat = positiveInteger(values.repeat, 'repeat');
+    const threads = positiveInteger(values.threads, 'threads');
+    if (threads !== undefined) runtime.setThreads(threads);
     if (values.isa !== undefined) {
       if (!['avx512', 'avx2', 'portable'].includes(values.isa)) {
         throw new BenchUsageError(`--isa must be avx512, avx2 or portable, got "${values.isa}"`);
       }
       runtime.setIsa(values.isa as Isa);
     }
-    workload = make(values);
+    workload = buildWorkload(op, values);
 
-    const first = workload.timed(1)[0]!; // warm-up: first touch of the output, caches
-    const runs = repeat ?? Math.max(3, Math.min(1000, Math.floor(2 / Math.max(first, 1e-7))));
-    const times = workload.timed(runs);
+    const times = sample(workload.timed, repeat);
     const t = median(times);
-    const threads = runtime.threads();
-    const isa = runtime.isa().active;
-    const parts = [`median ${ms(t)} (min ${ms(Math.min(...times))}, ${runs} runs)`];
+    const used = runtime.threads();
+    const parts = [`median ${ms(t)} (min ${ms(Math.min(...times))}, ${times.length} runs)`];
     if (workload.flops !== undefined) {
       const gflops = workload.flops / t / 1e9;
       parts.push(`${gflops.toFixed(1)} GFLOP/s`);
       if (!values['no-peak']) {
-        const peak = runtime.fmaPeak(threads, 0.5);
+        const peak = runtime.fmaPeak(used, 0.5);
         parts.push(`${((100 * gflops) / peak).toFixed(1)}% of the FMA peak (${peak.toFixed(1)} GFLOP/s)`);
       }
     }
-    if (workload.bytes !== undefined) parts.push(`${(workload.bytes / t / 1e9).toFixed(1)} GB/s`);
-    console.log(`${workload.label} · ${isa} · ${threads} thread${threads > 1 ? 's' : ''}`);
+    if (workload.bytes !== undefined) {
+      parts.push(`${(workload.bytes / t / 1e9).toFixed(1)} GB/s`);
+      if (!values['no-copy']) {
+        const copy = copySeconds(workload.bytes, repeat);
+        parts.push(`${(copy / t).toFixed(2)}× the speed of a copy of the same bytes (${ms(copy)})`);
+      }
+    }
+    console.log(`${workload.label} · ${runtime.isa().active} · ${used} thread${used > 1 ? 's' : ''}`);
     console.log(`  ${parts.join(' · ')}`);
     return 0;
   } catch (e) {

@@ -47,3 +47,70 @@ describe('ditcache CLI', () => {
     expect(run('frobnicate').status).toBe(2);
   });
 });
+
+describe('ditcache bench', () => {
+  // One small shape per op: each must run and print its throughput line.
+  const SMALL: Record<string, string[]> = {
+    gemm: ['--shape', '64,48,40', '--activation', 'gelu-tanh'],
+    attention: ['--shape', '3,2,16,20,72', '--causal', '--rope', '--visible', '12'],
+    layernorm: ['--shape', '64,96'],
+    rmsnorm: ['--shape', '64,72'],
+    modulate: ['--shape', '64,96', '--groups', '4'],
+    'gelu-tanh': ['--shape', '64,96'],
+    silu: ['--shape', '64,96'],
+    softmax: ['--shape', '64,96'],
+    add: ['--shape', '64,96'],
+    mul: ['--shape', '64,96'],
+    axpby: ['--shape', '64,96'],
+    rope: ['--shape', '2,2,8,72'],
+    'residual-distance': ['--shape', '64,96', '--norm', 'l2', '--refresh'],
+    'motion-score': ['--shape', '2,4,8,16', '--strides', '1,3'],
+    patchify: ['--shape', '1,4,3,9,10', '--patch', '1,2,2'],
+    unpatchify: ['--shape', '1,4,3,9,10', '--patch', '1,2,2'],
+  };
+
+  it('times every op the help lists, with the figures of its kind', () => {
+    const help = run('bench', '--help');
+    expect(help.status).toBe(0);
+    const listed = [...help.stdout.matchAll(/^ {2}([a-z-]+) +--shape/gm)].map((m) => m[1]);
+    expect(listed.sort()).toEqual(Object.keys(SMALL).sort());
+    for (const [op, args] of Object.entries(SMALL)) {
+      const r = run('bench', op, ...args, '--repeat', '3', '--threads', '1', '--no-peak');
+      expect(r.status, `${op}: ${r.stderr}`).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`^${op} .* · \\w+ · 1 thread\\n  median [\\d.]+ ms \\(min [\\d.]+ ms, 3 runs\\)`));
+      if (op === 'gemm' || op === 'attention') {
+        expect(r.stdout).toMatch(/GFLOP\/s/);
+      } else {
+        expect(r.stdout).toMatch(/GB\/s · [\d.]+× the speed of a copy of the same bytes \([\d.]+ ms\)/);
+      }
+    }
+  });
+
+  it('prints the fraction of the FMA peak, and forces an ISA', () => {
+    const r = run('bench', 'gemm', '--shape', '96,64,64', '--repeat', '3', '--isa', 'portable');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/ · portable · /);
+    expect(r.stdout).toMatch(/% of the FMA peak \([\d.]+ GFLOP\/s\)/);
+  });
+
+  it('explains bad arguments with exit code 2', () => {
+    const cases: [string[], RegExp][] = [
+      [['frobnicate', '--shape', '1,1'], /expected one op \(gemm, attention/],
+      [['gemm'], /--shape M,N,K is required/],
+      [['gemm', '--shape', '4,4'], /--shape must be M,N,K/],
+      [['attention', '--shape', '1,1,8,8', '--visible', '9'], /--visible must be at most Nk = 8/],
+      [['attention', '--shape', '1,1,8,7', '--rope'], /--rope needs an even head_dim/],
+      [['modulate', '--shape', '10,4', '--groups', '3'], /--groups 3 must divide the 10 rows/],
+      [['motion-score', '--shape', '1,4,2,2', '--strides', '4'], /--strides must each be below T = 4/],
+      [['patchify', '--shape', '1,1,1,4,4', '--patch', '1,2'], /--patch must be 3 positive integers/],
+      [['residual-distance', '--shape', '2,2', '--norm', 'l3'], /--norm must be l1 or l2/],
+      [['gemm', '--shape', '2,2,2', '--isa', 'sse'], /--isa must be avx512, avx2 or portable/],
+      [['gemm', '--shape', '2,2,2', '--repeat', '0'], /--repeat must be a positive integer/],
+    ];
+    for (const [args, message] of cases) {
+      const r = run('bench', ...args);
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(message);
+    }
+  });
+});
