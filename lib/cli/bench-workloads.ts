@@ -49,6 +49,10 @@ function random(shape: number[], seed: number, scale = 1): Tensor {
   return tensor(data, shape);
 }
 
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
+}
+
 function positiveList(spec: string, name: string, length?: number): number[] {
   const v = spec.split(',').map(Number);
   if (v.some((x) => !Number.isInteger(x) || x < 1) || (length !== undefined && v.length !== length)) {
@@ -132,8 +136,12 @@ export const OPS: Record<string, OpSpec> = {
       if (o.rope && D % 2 !== 0) throw new BenchUsageError(`--rope needs an even head_dim, got ${D}`);
       const tensors = [random([B, H, Nq, D], 1), random([B, H, Nk, D], 2), random([B, H, Nk, D], 3), empty([B, H, Nq, D])];
       const [q, k, v, out] = tensors as [Tensor, Tensor, Tensor, Tensor];
+      // Exactly `visible` keys per batch item, spread over the Nk positions: j ↦ (j·m + b) mod Nk is a
+      // permutation for m coprime to Nk.
+      let m = 7;
+      while (gcd(m, Nk) !== 1) m += 2;
       const keyMask =
-        visible === undefined ? undefined : tensor(Uint8Array.from({ length: B * Nk }, (_, i) => ((i % Nk) * 7 + Math.floor(i / Nk)) % Nk < visible ? 1 : 0), [B, Nk]);
+        visible === undefined ? undefined : tensor(Uint8Array.from({ length: B * Nk }, (_, i) => ((i % Nk) * m + Math.floor(i / Nk)) % Nk < visible ? 1 : 0), [B, Nk]);
       const rope = o.rope ? { freqs: tensor(Float32Array.from({ length: D / 2 }, (_, i) => 1 / 10000 ** ((2 * i) / D)), [D / 2]) } : undefined;
       if (keyMask) tensors.push(keyMask);
       if (rope) tensors.push(rope.freqs);
