@@ -49,6 +49,11 @@ function random(shape: number[], seed: number, scale = 1): Tensor {
   return tensor(data, shape);
 }
 
+/** Rotary frequencies of an even head_dim D, base 10000. */
+function ropeFreqs(D: number): Tensor {
+  return tensor(Float32Array.from({ length: D / 2 }, (_, i) => 1 / 10000 ** ((2 * i) / D)), [D / 2]);
+}
+
 function gcd(a: number, b: number): number {
   return b === 0 ? a : gcd(b, a % b);
 }
@@ -142,7 +147,7 @@ export const OPS: Record<string, OpSpec> = {
       while (gcd(m, Nk) !== 1) m += 2;
       const keyMask =
         visible === undefined ? undefined : tensor(Uint8Array.from({ length: B * Nk }, (_, i) => ((i % Nk) * m + Math.floor(i / Nk)) % Nk < visible ? 1 : 0), [B, Nk]);
-      const rope = o.rope ? { freqs: tensor(Float32Array.from({ length: D / 2 }, (_, i) => 1 / 10000 ** ((2 * i) / D)), [D / 2]) } : undefined;
+      const rope = o.rope ? { freqs: ropeFreqs(D) } : undefined;
       if (keyMask) tensors.push(keyMask);
       if (rope) tensors.push(rope.freqs);
       const causal = Boolean(o.causal);
@@ -192,7 +197,7 @@ export const OPS: Record<string, OpSpec> = {
     build([B, H, N, D]) {
       if (D! % 2 !== 0) throw new BenchUsageError(`rope needs an even D, got ${D}`);
       const x = random([B!, H!, N!, D!], 1);
-      const freqs = tensor(Float32Array.from({ length: D! / 2 }, (_, i) => 1 / 10000 ** ((2 * i) / D!)), [D! / 2]);
+      const freqs = ropeFreqs(D!);
       const out = empty([B!, H!, N!, D!]);
       return {
         label: `B=${B} H=${H} N=${N} D=${D}`,
