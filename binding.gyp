@@ -6,7 +6,8 @@
     # `<(cpp_in) [-r] dir...`: the .cpp files directly in each dir (with -r: at any depth), sorted.
     'cpp_in': 'node -e "var a = process.argv.slice(1), deep = a[0] === \'-r\'; (deep ? a.slice(1) : a).forEach(function (d) { require(\'fs\').readdirSync(d, { recursive: deep }).sort().forEach(function (f) { if (f.endsWith(\'.cpp\')) console.log(d + \'/\' + f); }); })" --',
     'avx2_flags': ['-mavx2', '-mfma', '-mf16c'],
-    'avx512_flags': ['-mavx512f', '-mavx512bw', '-mavx512dq', '-mavx512vl', '-mavx512bf16'],
+    'avx512_flags': ['-mavx512f', '-mavx512bw', '-mavx512dq', '-mavx512vl'],
+    'avx512_bf16_flags': ['-mavx512bf16'],
   },
   'target_defaults': {
     # Node-API headers from the npm package, ahead of node-gyp's nodedir, so the addon is built
@@ -22,7 +23,7 @@
       'CLANG_CXX_LANGUAGE_STANDARD': 'c++17',
     },
     'conditions': [
-      ['target_arch=="x64"', {'defines': ['DC_HAVE_AVX2=1', 'DC_HAVE_AVX512=1']}],
+      ['target_arch=="x64"', {'defines': ['DC_HAVE_AVX2=1', 'DC_HAVE_AVX512=1', 'DC_HAVE_AVX512_BF16=1']}],
     ],
   },
   'targets': [
@@ -42,7 +43,7 @@
       'include_dirs': ['<!(node -p "require(\'node-addon-api\').include_dir")'],
       'defines': ['NAPI_VERSION=9', 'NAPI_CPP_EXCEPTIONS', 'NODE_ADDON_API_DISABLE_DEPRECATED'],
       'conditions': [
-        ['target_arch=="x64"', {'dependencies': ['ditcache_isa_avx2', 'ditcache_isa_avx512']}],
+        ['target_arch=="x64"', {'dependencies': ['ditcache_isa_avx2', 'ditcache_isa_avx512', 'ditcache_isa_avx512_bf16']}],
       ],
     },
   ],
@@ -64,6 +65,14 @@
           'cflags_cc': ['<@(avx2_flags)', '<@(avx512_flags)'],
           'xcode_settings': {'OTHER_CPLUSPLUSFLAGS': ['<@(avx2_flags)', '<@(avx512_flags)']},
           'sources': ['<!@(<(cpp_in) -r native/src/cpu/avx512)'],
+        },
+        {
+          'target_name': 'ditcache_isa_avx512_bf16',
+          'type': 'static_library',
+          'defines': ['DC_ISA_NS=avx512_bf16'],
+          'cflags_cc': ['<@(avx2_flags)', '<@(avx512_flags)', '<@(avx512_bf16_flags)'],
+          'xcode_settings': {'OTHER_CPLUSPLUSFLAGS': ['<@(avx2_flags)', '<@(avx512_flags)', '<@(avx512_bf16_flags)']},
+          'sources': ['<!@(<(cpp_in) -r native/src/cpu/avx512_bf16)'],
         },
       ],
     }],

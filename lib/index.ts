@@ -2,7 +2,7 @@
 export { Tensor, tensor, empty, zeros, adoptTensor, type DType, type Device, type TensorData, type TensorOptions } from './tensor.js';
 export { ops } from './ops/index.js';
 export type { Activation, AttentionOptions, DistanceResult, GemmOptions, NormOptions, Patch } from './ops/index.js';
-export { runtime, type Isa } from './runtime.js';
+export { runtime, ISAS, type Isa, type IsaState } from './runtime.js';
 
 export { loadModel, STDiT3, CaptionState, type ForwardInputs } from './models/stdit3/model.js';
 export { parseConfig, ConfigError, type STDiT3Config } from './models/stdit3/config.js';

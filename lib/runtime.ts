@@ -3,7 +3,20 @@ import type { BackendInfo, MemoryStats } from './native/binding.js';
 import { binding } from './native/loader.js';
 import { deviceCode, type Device } from './tensor.js';
 
-export type Isa = 'avx512' | 'avx2' | 'portable';
+/** Kernel variants, widest last; each runs on CPUs that have the ones before it. */
+export const ISAS = ['portable', 'avx2', 'avx512', 'avx512_bf16', 'amx'] as const;
+export type Isa = (typeof ISAS)[number];
+
+export interface IsaState {
+  /** the variant in use */
+  active: Isa;
+  /** the variant chosen for this CPU (see `dispatch`) */
+  detected: Isa;
+  /** whether the variant in use multiplies bf16 natively (AVX512-BF16 or AMX) */
+  bf16: boolean;
+  /** how fp32 and bf16 work is dispatched on this CPU and why (measured rates, AMX refusal) */
+  dispatch: string;
+}
 
 export const runtime = {
   version: (): string => binding().version(),
@@ -12,8 +25,8 @@ export const runtime = {
   backends: (): BackendInfo[] => binding().backends(),
   /** null when the device can run ops, else the reason it cannot. */
   deviceUnavailableReason: (device: Device): string | null => binding().deviceAvailable(deviceCode(device)),
-  isa: (): { active: Isa; detected: Isa; bf16: boolean } => binding().isa() as { active: Isa; detected: Isa; bf16: boolean },
-  /** Forces a kernel variant (also DITCACHE_ISA=avx512|avx2|portable at start-up). */
+  isa: (): IsaState => binding().isa() as IsaState,
+  /** Forces a kernel variant the CPU supports (also DITCACHE_ISA=<name> at start-up). */
   setIsa: (isa: Isa): void => binding().setIsa(isa),
   threads: (): number => binding().threads(),
   setThreads: (n: number): void => binding().setThreads(n),

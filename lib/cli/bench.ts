@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 
 import { binding } from '../native/loader.js';
-import { runtime, type Isa } from '../runtime.js';
+import { ISAS, runtime, type Isa } from '../runtime.js';
 import { empty, type Tensor } from '../tensor.js';
 import { BenchUsageError, buildWorkload, OPS, opHelp, type Workload } from './bench-workloads.js';
 
@@ -19,7 +19,7 @@ ${opHelp()}
 
   --repeat N       timed runs (default: as many as fit in 2 s, at least 3)
   --threads N      library threads (default: all)
-  --isa avx512|avx2|portable
+  --isa amx|avx512_bf16|avx512|avx2|portable
   --no-peak        skip the FMA peak measurement
   --no-copy        skip the copy of the same bytes`;
 
@@ -108,8 +108,8 @@ export async function runBenchCommand(argv: string[]): Promise<number> {
     const threads = positiveInteger(values.threads, 'threads');
     if (threads !== undefined) runtime.setThreads(threads);
     if (values.isa !== undefined) {
-      if (!['avx512', 'avx2', 'portable'].includes(values.isa)) {
-        throw new BenchUsageError(`--isa must be avx512, avx2 or portable, got "${values.isa}"`);
+      if (!(ISAS as readonly string[]).includes(values.isa)) {
+        throw new BenchUsageError(`--isa must be one of ${ISAS.join(', ')}, got "${values.isa}"`);
       }
       runtime.setIsa(values.isa as Isa);
     }

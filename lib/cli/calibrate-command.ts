@@ -17,7 +17,7 @@ prompts) that reaches the target speedup on them. The JSON is accepted by --cach
   --no-moreg             calibrate the codebook without MoReg
   --model DIR            default: the bundled tiny model
   --out FILE             default codebook.json
-  --threads N, --isa avx512|avx2|portable`;
+  --threads N, --isa amx|avx512_bf16|avx512|avx2|portable`;
 
 export function calibrateCommand(argv: string[]): number {
   const { values } = parse(argv, {

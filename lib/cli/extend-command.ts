@@ -22,7 +22,7 @@ Extends a video chunk by chunk with a causal STDiT3 (Ca2-VDM).
   --model DIR            a causal STDiT3 folder (default: the bundled causal tiny model)
   --steps N, --seed N, --cache NAME|FILE (residual caching inside each chunk)
   --out FILE.gif (default extended.gif), --frames-png FILE, --latent FILE
-  --threads N, --isa avx512|avx2|portable`;
+  --threads N, --isa amx|avx512_bf16|avx512|avx2|portable`;
 
 export async function extendCommand(argv: string[]): Promise<number> {
   const { values } = parse(argv, {

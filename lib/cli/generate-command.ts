@@ -20,7 +20,7 @@ export const GENERATE_HELP = `ditcache generate --prompt "..." [options]
   --num-frames N       nominal frame count (4 per latent frame; >= 17), --height / --width PIXELS (8 per latent cell)
   --latent FILE        the latent as safetensors (tensor "latent")
   --plot FILE.svg      the caching schedule: distance, rate and computed steps
-  --threads N, --isa avx512|avx2|portable`;
+  --threads N, --isa amx|avx512_bf16|avx512|avx2|portable`;
 
 export async function generateCommand(argv: string[]): Promise<number> {
   const { values } = parse(argv, {

@@ -122,7 +122,7 @@ export interface NativeBinding {
   buildInfo(): string;
   backends(): BackendInfo[];
   deviceAvailable(device: number): string | null;
-  isa(): { active: string; detected: string; bf16: boolean };
+  isa(): { active: string; detected: string; bf16: boolean; dispatch: string };
   setIsa(isa: string): void;
   threads(): number;
   setThreads(n: number): void;

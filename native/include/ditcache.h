@@ -95,16 +95,34 @@ DC_API dc_status dc_device_available(dc_device device);
 
 /* ---------------------------------------------------------------- CPU execution */
 
-typedef DC_ENUM(dc_isa) { DC_ISA_PORTABLE = 0, DC_ISA_AVX2 = 1, DC_ISA_AVX512 = 2 } dc_isa;
+/* Kernel variants, each a superset of the one before: AVX2 (+FMA, F16C), AVX-512 (F, BW, DQ, VL),
+ * AVX-512 with BF16 dot products (vdpbf16ps), AMX (bf16 tiles, tdpbf16ps). fp32 ops run on FMAs
+ * whatever the variant; the BF16 and AMX variants change how bf16 operands are multiplied. */
+typedef DC_ENUM(dc_isa) {
+  DC_ISA_PORTABLE = 0,
+  DC_ISA_AVX2 = 1,
+  DC_ISA_AVX512 = 2,
+  DC_ISA_AVX512_BF16 = 3,
+  DC_ISA_AMX = 4
+} dc_isa;
 
-/* Best ISA this CPU supports among those compiled in. */
+/* The variant chosen for this CPU among those compiled in: the widest one it supports, except
+ * that AVX512_BF16 is chosen only where its bf16 dot products were measured (once, at first use,
+ * a few milliseconds) to outrun widening bf16 to fp32 for FMAs, and AMX only where the operating
+ * system grants this process the tile data. */
 DC_API dc_isa dc_cpu_isa_detected(void);
-/* ISA in use (detected, or DITCACHE_ISA=avx512|avx2|portable at load, or dc_cpu_set_isa). */
+/* ISA in use (detected, or DITCACHE_ISA=avx512_bf16|avx512|avx2|portable|amx at load, or
+ * dc_cpu_set_isa: any variant the CPU supports, measured faster or not). */
 DC_API dc_isa dc_cpu_isa(void);
 DC_API dc_status dc_cpu_set_isa(dc_isa isa);
 DC_API const char* dc_isa_name(dc_isa isa);
-/* Whether the bf16 dot-product instructions (vdpbf16ps) are available to the ISA in use. */
+/* Whether the ISA in use multiplies bf16 operands natively (AVX512_BF16 or AMX) rather than
+ * widening them to fp32. */
 DC_API int dc_cpu_has_bf16(void);
+/* One line on how fp32 and bf16 work is dispatched on this CPU and why: the features found, the
+ * measured bf16 dot-product rate against the FMA rate, why AMX is not used where the CPU has it.
+ * A static string, valid for the life of the process. */
+DC_API const char* dc_cpu_dispatch_info(void);
 /* Library-owned thread pool; default: hardware threads (or DITCACHE_THREADS). */
 DC_API dc_status dc_set_num_threads(int n);
 DC_API int dc_get_num_threads(void);

@@ -47,19 +47,20 @@ Napi::Value Isa(const Napi::CallbackInfo& info) {
   o.Set("active", dc_isa_name(dc_cpu_isa()));
   o.Set("detected", dc_isa_name(dc_cpu_isa_detected()));
   o.Set("bf16", dc_cpu_has_bf16() != 0);
+  o.Set("dispatch", dc_cpu_dispatch_info());
   return o;
 }
 
 Napi::Value SetIsa(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const std::string name = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
-  for (dc_isa isa : {DC_ISA_PORTABLE, DC_ISA_AVX2, DC_ISA_AVX512}) {
+  for (dc_isa isa : {DC_ISA_PORTABLE, DC_ISA_AVX2, DC_ISA_AVX512, DC_ISA_AVX512_BF16, DC_ISA_AMX}) {
     if (name == dc_isa_name(isa)) {
       check(env, dc_cpu_set_isa(isa));
       return env.Undefined();
     }
   }
-  throw_type(env, "isa must be 'avx512', 'avx2' or 'portable', got '" + name + "'");
+  throw_type(env, "isa must be 'amx', 'avx512_bf16', 'avx512', 'avx2' or 'portable', got '" + name + "'");
 }
 
 Napi::Value Threads(const Napi::CallbackInfo& info) {

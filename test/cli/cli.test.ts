@@ -104,7 +104,7 @@ describe('ditcache bench', () => {
       [['motion-score', '--shape', '1,4,2,2', '--strides', '4'], /--strides must each be below T = 4/],
       [['patchify', '--shape', '1,1,1,4,4', '--patch', '1,2'], /--patch must be 3 positive integers/],
       [['residual-distance', '--shape', '2,2', '--norm', 'l3'], /--norm must be l1 or l2/],
-      [['gemm', '--shape', '2,2,2', '--isa', 'sse'], /--isa must be avx512, avx2 or portable/],
+      [['gemm', '--shape', '2,2,2', '--isa', 'sse'], /--isa must be one of portable, avx2, avx512, avx512_bf16, amx/],
       [['gemm', '--shape', '2,2,2', '--repeat', '0'], /--repeat must be a positive integer/],
     ];
     for (const [args, message] of cases) {

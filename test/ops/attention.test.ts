@@ -10,11 +10,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ops, runtime, tensor, type Tensor } from '../../lib/index.js';
 import type { Isa } from '../../lib/runtime.js';
 import { compare, goldenCase, openGolden } from '../helpers/golden.js';
+import { availableIsas } from './isa-cases.js';
 
 const TOL = { atol: 2e-5, rtol: 1e-5 };
-const ISA_ORDER: Isa[] = ['portable', 'avx2', 'avx512'];
 const initialIsa = runtime.isa().active;
-const runnableIsas = ISA_ORDER.slice(0, ISA_ORDER.indexOf(runtime.isa().detected) + 1);
+const runnableIsas = availableIsas();
 
 afterAll(() => runtime.setIsa(initialIsa));
 

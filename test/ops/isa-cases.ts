@@ -3,13 +3,13 @@
 // element.
 import { afterAll, beforeAll, describe, expect } from 'vitest';
 
-import { runtime, type Isa } from '../../lib/runtime.js';
+import { ISAS, runtime, type Isa } from '../../lib/runtime.js';
 
 /** The kernel variants this build and CPU can run, narrowest first. */
 export function availableIsas(): Isa[] {
   const active = runtime.isa().active;
   const isas: Isa[] = [];
-  for (const isa of ['portable', 'avx2', 'avx512'] as const) {
+  for (const isa of ISAS) {
     try {
       runtime.setIsa(isa);
       isas.push(isa);

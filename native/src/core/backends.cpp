@@ -5,7 +5,6 @@
 
 #include "../cuda/backend.h"
 #include "allocator.h"
-#include "cpu_features.h"
 #include "device_memory.h"
 #include "status.h"
 #include "thread_pool.h"
@@ -39,7 +38,7 @@ namespace {
 void cpu_info(dc_backend_info* info) {
   std::memset(info, 0, sizeof *info);
   info->device = DC_DEVICE_CPU;
-  std::snprintf(info->name, sizeof info->name, "CPU (%s, %d threads)", dc_isa_name(active_isa()),
+  std::snprintf(info->name, sizeof info->name, "CPU (%s, %d threads)", dc_isa_name(dc_cpu_isa()),
                 num_threads());
 #if defined(__linux__)
   info->memory_bytes = uint64_t(sysconf(_SC_PHYS_PAGES)) * uint64_t(sysconf(_SC_PAGESIZE));
@@ -73,6 +72,12 @@ const char* dc_build_info(void) {
 #endif
 #if DC_HAVE_AVX512
          ",avx512"
+#endif
+#if DC_HAVE_AVX512_BF16
+         ",avx512_bf16"
+#endif
+#if DC_HAVE_AMX
+         ",amx"
 #endif
       ;
 }

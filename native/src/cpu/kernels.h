@@ -17,6 +17,8 @@ struct KernelTable {
   void (*distance)(const DistanceArgs&, double* num, double* den);
   void (*motion)(const MotionArgs&, double* num, double* den);
   double (*fma_peak_loop)(int64_t iterations);  // multiply-add chains; returns the flops done
+  // bf16 dot-product chains (vdpbf16ps), returning the flops done; null where bf16 is widened.
+  double (*bf16_dot_peak_loop)(int64_t iterations) = nullptr;
 };
 
 #define DC_DECLARE_ISA_TABLE(ns) \
@@ -26,9 +28,11 @@ struct KernelTable {
 DC_DECLARE_ISA_TABLE(portable)
 DC_DECLARE_ISA_TABLE(avx2)
 DC_DECLARE_ISA_TABLE(avx512)
+DC_DECLARE_ISA_TABLE(avx512_bf16)
+DC_DECLARE_ISA_TABLE(amx)
 #undef DC_DECLARE_ISA_TABLE
 
-// The table of the ISA in use (dc_cpu_isa()).
+// The table of the ISA in use (dc_cpu_isa(); native/src/cpu/dispatch.cpp).
 const KernelTable& kernels();
 
 // ISA-independent layout kernels (native/src/cpu/layout.cpp).

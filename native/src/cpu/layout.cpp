@@ -329,16 +329,4 @@ void unpatchify(const PatchArgs& a) {
   });
 }
 
-const KernelTable& kernels() {
-  switch (dc_cpu_isa()) {
-#if DC_HAVE_AVX512
-    case DC_ISA_AVX512: return avx512::table();
-#endif
-#if DC_HAVE_AVX2
-    case DC_ISA_AVX2: return avx2::table();
-#endif
-    default: return portable::table();
-  }
-}
-
 }  // namespace dc::cpu

@@ -1,117 +1,14 @@
-// AVX-512 GEMM: 14 x 32 tiles (28 zmm accumulators, the B row in two more, A broadcast from
-// memory), and for bf16 weights vdpbf16ps on bf16 pairs with fp32 accumulation.
-#include <cstring>
-
-#include "../../core/cpu_features.h"
+// AVX-512 GEMM on FMAs; bf16 weights are widened to fp32 while packing (the avx512_bf16 folder
+// multiplies them natively).
 #include "../impl/fma_peak.h"
-#include "../impl/gemm.h"  // vec_math.h brings <immintrin.h>
+#include "../impl/gemm_avx512.h"
 #include "../impl/gemm_entry.h"
 
 namespace dc::cpu::DC_ISA_NS {
-namespace {
-
-// float to bf16 bits, rounding to nearest even and keeping NaNs quiet (as core/half.h).
-inline uint32_t bf16_bits(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  if ((u & 0x7fffffff) > 0x7f800000) return (u >> 16) | 0x40;
-  return (u + 0x7fff + ((u >> 16) & 1)) >> 16;
-}
-
-// bf16 pairs along k (low half = even k), the operand layout of vdpbf16ps; odd K padded with 0.
-struct StepBf16Pairs {
-  using AElem = uint32_t;
-  using BElem = uint32_t;
-  using VA = __m512bh;
-  using VB = __m512bh;
-  static int64_t steps(int64_t K) { return (K + 1) / 2; }
-  static uint32_t a_element(const float* row, int64_t K, int64_t step) {
-    const int64_t k = 2 * step;
-    return bf16_bits(row[k]) | (k + 1 < K ? bf16_bits(row[k + 1]) << 16 : 0u);
-  }
-  static VB load_b(const uint32_t* p) { return (__m512bh)_mm512_loadu_si512(p); }
-  static VA broadcast_a(const uint32_t* p) { return (__m512bh)_mm512_set1_epi32(int(*p)); }
-  static vf madd(vf acc, VA a, VB b) { return _mm512_dpbf16_ps(acc, a, b); }
-};
-
-struct WeightsBf16Pairs : WeightSource<WeightsBf16Pairs, uint16_t, 2> {
-  static uint32_t step(const uint16_t* row, int64_t K, int64_t step) {
-    const int64_t k = 2 * step;
-    return uint32_t(row[k]) | (k + 1 < K ? uint32_t(row[k + 1]) << 16 : 0u);
-  }
-};
-
-// In-register transpose of a 16 x 16 block of 32-bit elements: r[i] holds 16 k steps of W row i
-// on entry and step i of the 16 rows on exit.
-inline void transpose16x16(__m512 r[16]) {
-  __m512 t[16], u[16];
-  for (int i = 0; i < 8; ++i) {
-    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-  }
-  // u[4i + c], 128-bit lane l: step c + 4l of rows 4i .. 4i + 3.
-  for (int i = 0; i < 4; ++i) {
-    u[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
-    u[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
-    u[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
-    u[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
-  }
-  for (int c = 0; c < 4; ++c) {
-    const __m512 v0 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x88);
-    const __m512 v1 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xDD);
-    const __m512 v2 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x88);
-    const __m512 v3 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xDD);
-    r[c] = _mm512_shuffle_f32x4(v0, v2, 0x88);
-    r[c + 8] = _mm512_shuffle_f32x4(v0, v2, 0xDD);
-    r[c + 4] = _mm512_shuffle_f32x4(v1, v3, 0x88);
-    r[c + 12] = _mm512_shuffle_f32x4(v1, v3, 0xDD);
-  }
-}
-
-// A weight source whose k steps are 32 bits (fp32, or a bf16 pair), packed by 16 x 16
-// transposes: the element-wise packing costs a few cycles per weight, which for a few hundred
-// tokens is a tenth of the product.
-template <class Base>
-struct Transposed : Base {
-  template <class Step, int NR>
-  static void pack_panel(const GemmArgs& g, int64_t n0, int cols, int64_t ksteps,
-                         typename Step::BElem* panel) {
-    static_assert(sizeof(typename Step::BElem) == 4 && NR % 16 == 0, "32-bit steps, whole blocks");
-    // Steps stored whole in W: all for fp32; for bf16 pairs, all but the half pair of an odd K.
-    const int64_t whole = Base::kPerStep == 1 ? ksteps : g.K / 2;
-    const int64_t vec_end = cols == NR ? whole / 16 * 16 : 0;
-    const char* w = static_cast<const char*>(g.w);
-    const int64_t row_bytes = g.ldw * int64_t(sizeof(typename Base::Elem));
-    float* out = reinterpret_cast<float*>(panel);
-    // 16 rows at a time, each read as one stream, prefetched 8 lines ahead.
-    for (int h = 0; h < NR; h += 16) {
-      for (int64_t kb = 0; kb < vec_end; kb += 16) {
-        __m512 r[16];
-        for (int i = 0; i < 16; ++i) {
-          const char* row = w + (n0 + h + i) * row_bytes + kb * 4;
-          if (kb + 144 <= vec_end) _mm_prefetch(row + 512, _MM_HINT_T0);
-          r[i] = _mm512_loadu_ps(row);
-        }
-        transpose16x16(r);
-        for (int t = 0; t < 16; ++t) _mm512_store_ps(out + (kb + t) * NR + h, r[t]);
-      }
-    }
-    pack_b_elements<Step, Base, NR>(g, n0, cols, vec_end, ksteps, panel);
-  }
-};
-
-using Shape = GemmShape<14, 2, 1152, 8, 48>;
-
-}  // namespace
 
 void gemm_f32(const GemmArgs& g) { run_gemm<StepF32, Transposed<WeightsF32>, Shape>(g); }
 
-void gemm_bf16(const GemmArgs& g) {
-  if (cpu_features().avx512_bf16)
-    run_gemm<StepBf16Pairs, Transposed<WeightsBf16Pairs>, Shape>(g);
-  else
-    run_gemm<StepF32, WeightsBf16Widened, Shape>(g);
-}
+void gemm_bf16(const GemmArgs& g) { run_gemm<StepF32, WeightsBf16Widened, Shape>(g); }
 
 double fma_peak_loop(int64_t iterations) { return run_fma_peak_loop<StepF32, 16>(iterations); }
 

@@ -7,9 +7,12 @@
 namespace dc::cpu::DC_ISA_NS {
 
 void gemm_f32(const GemmArgs& g);
-// BF16 weights: vdpbf16ps where the CPU has it, else widened to fp32 while packing.
+// BF16 weights: multiplied natively in the folders of ISAs with bf16 instructions, widened to
+// fp32 while packing in the others.
 void gemm_bf16(const GemmArgs& g);
 // Runs `iterations` rounds of independent multiply-add chains; returns the flops done.
 double fma_peak_loop(int64_t iterations);
+// The same for bf16 dot products (ISAs with bf16 instructions only).
+double bf16_dot_peak_loop(int64_t iterations);
 
 }  // namespace dc::cpu::DC_ISA_NS
