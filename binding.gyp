@@ -41,7 +41,7 @@
         'native/src/cuda/absent.cpp',
       ],
       'include_dirs': ['<!(node -p "require(\'node-addon-api\').include_dir")'],
-      'defines': ['NAPI_VERSION=9', 'NAPI_CPP_EXCEPTIONS', 'NODE_ADDON_API_DISABLE_DEPRECATED'],
+      'defines': ['NAPI_VERSION=9', 'NAPI_CPP_EXCEPTIONS', 'NODE_ADDON_API_CPP_EXCEPTIONS_ALL', 'NODE_ADDON_API_DISABLE_DEPRECATED'],
       'conditions': [
         ['target_arch=="x64"', {'dependencies': ['ditcache_isa_avx2', 'ditcache_isa_avx512', 'ditcache_isa_avx512_bf16']}],
       ],

@@ -1,7 +1,10 @@
 // Tensor: a JavaScript handle on native memory (host or CUDA device).
+import { markAsUntransferable } from 'node:worker_threads';
+
 import type { NativeArray, NativeTensor } from './native/binding.js';
 import { binding } from './native/loader.js';
 import { charge } from './ops/profile.js';
+import { argumentError, dtypeError, rangeError, shapeError, unavailableError } from './util/errors.js';
 
 export type DType = 'f32' | 'f16' | 'bf16' | 'i32' | 'i64' | 'u8';
 export type Device = 'cpu' | 'cuda';
@@ -31,7 +34,11 @@ export interface TensorOptions {
   /** Element type; inferred from the typed array when omitted (Uint16Array needs 'bf16' or 'f16'). */
   dtype?: DType;
   device?: Device;
-  /** Copy the data instead of sharing the typed array's memory (default false: zero-copy on the CPU where possible). */
+  /**
+   * Copy the data instead of sharing the typed array's memory (default false: zero-copy on the CPU
+   * where possible). A shared ArrayBuffer is marked untransferable (worker_threads
+   * markAsUntransferable): postMessage and structuredClone copy it from then on.
+   */
   copy?: boolean;
 }
 
@@ -100,9 +107,9 @@ export class Tensor {
     checkShape(shape, 'shape');
     const n = shape.reduce((a, b) => a * b, 1);
     if (n !== this.numel) {
-      throw new RangeError(`reshape: cannot view [${this.shape}] (${this.numel} elements) as [${shape}] (${n})`);
+      throw shapeError(`reshape: cannot view [${this.shape}] (${this.numel} elements) as [${shape}] (${n})`);
     }
-    if (!isContiguous(this.#shape, this.strides)) throw new RangeError('reshape: tensor is not contiguous');
+    if (!isContiguous(this.#shape, this.strides)) throw shapeError('reshape: tensor is not contiguous');
     return this.view(shape);
   }
 
@@ -115,9 +122,9 @@ export class Tensor {
 
   /** Copies `src` (same shape; any dtype, device and strides) into this tensor. */
   copyFrom(src: Tensor): void {
-    if (!(src instanceof Tensor)) throw new TypeError('copyFrom: src must be a Tensor');
+    if (!(src instanceof Tensor)) throw argumentError('copyFrom: src must be a Tensor');
     if (src.shape.length !== this.#shape.length || src.shape.some((d, i) => d !== this.#shape[i])) {
-      throw new RangeError(`copyFrom: expected shape [${this.#shape}], got [${src.shape}]`);
+      throw shapeError(`copyFrom: expected shape [${this.#shape}], got [${src.shape}]`);
     }
     charge('copy', () => binding().copy(this.live(), src.live()));
   }
@@ -130,7 +137,7 @@ export class Tensor {
   write(data: TensorData): void {
     const { array, dtype } = nativeArray(data, this.dtype === 'f16' || this.dtype === 'bf16' ? this.dtype : undefined);
     if (array.length !== this.numel) {
-      throw new RangeError(`write: expected ${this.numel} elements for [${this.shape}], got ${array.length}`);
+      throw shapeError(`write: expected ${this.numel} elements for [${this.shape}], got ${array.length}`);
     }
     this.live().write(array, DTYPE_CODE[dtype]);
   }
@@ -169,7 +176,7 @@ export class Tensor {
 
   /** @internal */
   live(): NativeTensor {
-    if (this.#disposed) throw new TypeError('tensor was disposed');
+    if (this.#disposed) throw argumentError('tensor was disposed');
     return this.native;
   }
 }
@@ -184,28 +191,28 @@ function isContiguous(shape: readonly number[], strides: readonly number[]): boo
 }
 
 export function checkShape(shape: unknown, name: string): asserts shape is readonly number[] {
-  if (!Array.isArray(shape)) throw new TypeError(`${name} must be an array of dimensions, got ${typeof shape}`);
-  if (shape.length > 8) throw new RangeError(`${name} has ${shape.length} dimensions; at most 8 are supported`);
+  if (!Array.isArray(shape)) throw argumentError(`${name} must be an array of dimensions, got ${typeof shape}`);
+  if (shape.length > 8) throw shapeError(`${name} has ${shape.length} dimensions; at most 8 are supported`);
   for (const [i, d] of shape.entries()) {
     if (typeof d !== 'number' || !Number.isInteger(d)) {
-      throw new TypeError(`${name}[${i}] must be an integer, got ${String(d)}`);
+      throw argumentError(`${name}[${i}] must be an integer, got ${String(d)}`);
     }
-    if (d < 0) throw new RangeError(`${name}[${i}] must be >= 0, got ${d}`);
-    if (d > 2 ** 40) throw new RangeError(`${name}[${i}] = ${d} is too large`);
+    if (d < 0) throw shapeError(`${name}[${i}] must be >= 0, got ${d}`);
+    if (d > 2 ** 40) throw rangeError(`${name}[${i}] = ${d} is too large`);
   }
 }
 
 function checkDtype(dtype: unknown): asserts dtype is DType {
   if (typeof dtype !== 'string' || !(DTYPES as readonly string[]).includes(dtype)) {
-    throw new TypeError(`dtype must be one of ${DTYPES.join(', ')}, got ${String(dtype)}`);
+    throw dtypeError(`dtype must be one of ${DTYPES.join(', ')}, got ${String(dtype)}`);
   }
 }
 
 function checkDevice(device: unknown): asserts device is Device {
-  if (device !== 'cpu' && device !== 'cuda') throw new TypeError(`device must be 'cpu' or 'cuda', got ${String(device)}`);
+  if (device !== 'cpu' && device !== 'cuda') throw argumentError(`device must be 'cpu' or 'cuda', got ${String(device)}`);
   if (device === 'cuda') {
     const reason = binding().deviceAvailable(1);
-    if (reason) throw new Error(`device 'cuda' is not available: ${reason}`);
+    if (reason) throw unavailableError(`device 'cuda' is not available: ${reason}`);
   }
 }
 
@@ -217,14 +224,14 @@ function nativeArray(data: TensorData, wanted?: DType): { array: NativeArray; dt
   if (data instanceof Uint8Array) return { array: data, dtype: 'u8' };
   if (data instanceof Uint16Array) {
     if (wanted !== 'bf16' && wanted !== 'f16') {
-      throw new TypeError("a Uint16Array holds raw 16-bit floats: pass dtype 'bf16' or 'f16'");
+      throw dtypeError("a Uint16Array holds raw 16-bit floats: pass dtype 'bf16' or 'f16'");
     }
     return { array: data, dtype: wanted };
   }
   if (data instanceof Float64Array || Array.isArray(data) || (typeof data === 'object' && data !== null && 'length' in data)) {
     return { array: Float32Array.from(data as ArrayLike<number>), dtype: 'f32' };
   }
-  throw new TypeError('data must be a typed array or an array of numbers');
+  throw argumentError('data must be a typed array or an array of numbers');
 }
 
 /** A tensor over `data` (row-major) with `shape`. On the CPU it shares the typed array's memory unless `copy` is set. */
@@ -236,7 +243,7 @@ export function tensor(data: TensorData, shape: readonly number[], options: Tens
   const { array, dtype: dataDtype } = nativeArray(data, options.dtype);
   const n = shape.reduce((a, b) => a * b, 1);
   if (array.length !== n) {
-    throw new RangeError(`data has ${array.length} elements but shape [${shape}] needs ${n}`);
+    throw shapeError(`data has ${array.length} elements but shape [${shape}] needs ${n}`);
   }
   const dtype = options.dtype ?? dataDtype;
   if (dtype !== dataDtype) {
@@ -247,6 +254,9 @@ export function tensor(data: TensorData, shape: readonly number[], options: Tens
     return out;
   }
   const copy = options.copy === true || array !== data;
+  // A shared buffer must not be detached under the tensor: postMessage and structuredClone then
+  // copy it instead of transferring it (the binding refuses a tensor whose buffer was detached).
+  if (!copy && array.buffer instanceof ArrayBuffer) markAsUntransferable(array.buffer);
   const host = new Tensor(binding().fromTypedArray(array, DTYPE_CODE[dtype], [...shape], copy));
   if (device === 'cpu') return host;
   const out = host.to(device, dtype);

@@ -2,6 +2,7 @@ import { binding } from '../native/loader.js';
 import { empty, type Tensor } from '../tensor.js';
 import { expectDtype, expectInteger, expectNumber, expectRank, expectSameDevice, expectShape, expectTensor, optionalTensor } from './check.js';
 import { defineOp, into } from './define.js';
+import { shapeError } from '../util/errors.js';
 
 export interface AttentionOptions {
   /** Default head_dim^-0.5. */
@@ -27,7 +28,7 @@ export const attention = defineOp('attention', (q: Tensor, k: Tensor, v: Tensor,
   expectTensor(v, 'v');
   expectRank(q, 'q', 4, '[B, heads, N, head_dim]');
   const [B, H, Nq, D] = q.shape as [number, number, number, number];
-  if (D < 1 || D > 256) throw new RangeError(`q: head_dim must be in [1, 256], got ${D}`);
+  if (D < 1 || D > 256) throw shapeError(`q: head_dim must be in [1, 256], got ${D}`);
   expectShape(k, 'k', [B, H, null, D]);
   const Nk = k.shape[2]!;
   expectShape(v, 'v', [B, H, Nk, D]);
@@ -51,7 +52,7 @@ export const attention = defineOp('attention', (q: Tensor, k: Tensor, v: Tensor,
   }
   const scale = expectNumber(options.scale, 'scale', 0);
   if (options.causal && Nq > prefixLen + Nk) {
-    throw new RangeError(`causal attention needs at least as many keys (${prefixLen + Nk}) as queries (${Nq})`);
+    throw shapeError(`causal attention needs at least as many keys (${prefixLen + Nk}) as queries (${Nq})`);
   }
   const rope = options.rope;
   if (rope) {

@@ -1,10 +1,11 @@
 // Validation at the TypeScript boundary: each error names the argument, what was expected and
 // what was given. The native core checks everything again.
 import { Tensor, type DType } from '../tensor.js';
+import { argumentError, deviceError, dtypeError, rangeError, shapeError } from '../util/errors.js';
 
 export function expectTensor(t: unknown, name: string): Tensor {
-  if (!(t instanceof Tensor)) throw new TypeError(`${name} must be a Tensor, got ${describe(t)}`);
-  if (t.disposed) throw new TypeError(`${name}: tensor was disposed`);
+  if (!(t instanceof Tensor)) throw argumentError(`${name} must be a Tensor, got ${describe(t)}`);
+  if (t.disposed) throw argumentError(`${name}: tensor was disposed`);
   return t;
 }
 
@@ -17,30 +18,30 @@ export function expectShape(t: Tensor, name: string, expected: readonly (number 
   const ok = t.shape.length === expected.length && expected.every((e, i) => e === null || e === t.shape[i]);
   if (!ok) {
     const want = expected.map((e) => (e === null ? '*' : String(e))).join(', ');
-    throw new RangeError(`${name}: expected shape [${want}], got [${t.shape.join(', ')}]`);
+    throw shapeError(`${name}: expected shape [${want}], got [${t.shape.join(', ')}]`);
   }
 }
 
 export function expectRank(t: Tensor, name: string, rank: number, what = ''): void {
   if (t.shape.length !== rank) {
-    throw new RangeError(`${name}: expected ${rank} dimensions${what ? ` (${what})` : ''}, got [${t.shape.join(', ')}]`);
+    throw shapeError(`${name}: expected ${rank} dimensions${what ? ` (${what})` : ''}, got [${t.shape.join(', ')}]`);
   }
 }
 
 export function expectSameShape(a: Tensor, an: string, b: Tensor, bn: string): void {
   if (a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) {
-    throw new RangeError(`${bn}: expected the shape of ${an} [${a.shape.join(', ')}], got [${b.shape.join(', ')}]`);
+    throw shapeError(`${bn}: expected the shape of ${an} [${a.shape.join(', ')}], got [${b.shape.join(', ')}]`);
   }
 }
 
 export function expectDtype(t: Tensor, name: string, ...dtypes: DType[]): void {
   if (!dtypes.includes(t.dtype)) {
-    throw new TypeError(`${name}: expected dtype ${dtypes.join(' or ')}, got ${t.dtype}`);
+    throw dtypeError(`${name}: expected dtype ${dtypes.join(' or ')}, got ${t.dtype}`);
   }
 }
 
 export function expectSameDevice(a: Tensor, an: string, b: Tensor, bn: string): void {
-  if (a.device !== b.device) throw new TypeError(`${bn} is on ${b.device} but ${an} is on ${a.device}`);
+  if (a.device !== b.device) throw deviceError(`${bn} is on ${b.device} but ${an} is on ${a.device}`);
 }
 
 /** A grouped per-row parameter: [G, C] (or [G, 1, C]) whose G divides the rows of x. */
@@ -50,7 +51,7 @@ export function expectGrouped(g: Tensor, name: string, x: Tensor): void {
   const gc = g.shape[g.shape.length - 1];
   const groups = g.numel / Math.max(gc ?? 1, 1);
   if (gc !== c || groups === 0 || rows % groups !== 0) {
-    throw new RangeError(
+    throw shapeError(
       `${name}: expected [G, ${c}] with G dividing the ${rows} rows of x [${x.shape.join(', ')}], got [${g.shape.join(', ')}]`,
     );
   }
@@ -59,13 +60,23 @@ export function expectGrouped(g: Tensor, name: string, x: Tensor): void {
 
 export function expectNumber(v: unknown, name: string, fallback?: number): number {
   if (v === undefined && fallback !== undefined) return fallback;
-  if (typeof v !== 'number' || Number.isNaN(v)) throw new TypeError(`${name} must be a number, got ${describe(v)}`);
+  if (typeof v !== 'number' || Number.isNaN(v)) throw argumentError(`${name} must be a number, got ${describe(v)}`);
   return v;
 }
 
-export function expectInteger(v: unknown, name: string, fallback?: number): number {
+/**
+ * An integer in [min, max] (default: the integers a double holds exactly, as the native binding
+ * accepts): TypeError for a non-integer, RangeError outside the range.
+ */
+export function expectInteger(
+  v: unknown,
+  name: string,
+  fallback?: number,
+  { min = -Number.MAX_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER }: { min?: number; max?: number } = {},
+): number {
   const n = expectNumber(v, name, fallback);
-  if (!Number.isInteger(n)) throw new TypeError(`${name} must be an integer, got ${n}`);
+  if (!Number.isInteger(n)) throw argumentError(`${name} must be an integer, got ${n}`);
+  if (n < min || n > max) throw rangeError(`${name} = ${n} is outside [${min}, ${max}]`);
   return n;
 }
 

@@ -2,6 +2,7 @@ import { binding } from '../native/loader.js';
 import { empty, type Tensor } from '../tensor.js';
 import { expectDtype, expectGrouped, expectRank, expectSameDevice, expectShape, expectTensor, optionalTensor } from './check.js';
 import { defineOp, into } from './define.js';
+import { argumentError, shapeError } from '../util/errors.js';
 
 export type Activation = 'none' | 'gelu-tanh' | 'silu';
 export const ACTIVATION_CODE: Record<Activation, number> = { none: 0, 'gelu-tanh': 1, silu: 2 };
@@ -9,7 +10,7 @@ export const ACTIVATION_CODE: Record<Activation, number> = { none: 0, 'gelu-tanh
 export function activationCode(act: unknown, name = 'activation'): number {
   if (act === undefined) return 0;
   if (typeof act !== 'string' || !(act in ACTIVATION_CODE)) {
-    throw new TypeError(`${name} must be 'none', 'gelu-tanh' or 'silu', got ${String(act)}`);
+    throw argumentError(`${name} must be 'none', 'gelu-tanh' or 'silu', got ${String(act)}`);
   }
   return ACTIVATION_CODE[act as Activation];
 }
@@ -32,7 +33,7 @@ export const gemm = defineOp('gemm', (a: Tensor, w: Tensor, options: GemmOptions
   expectTensor(w, 'w');
   expectRank(w, 'w', 2, '[N, K]');
   const K = a.shape[a.shape.length - 1];
-  if (K === undefined) throw new RangeError('a: expected at least one dimension');
+  if (K === undefined) throw shapeError('a: expected at least one dimension');
   const N = w.shape[0]!;
   expectShape(w, 'w', [N, K]);
   expectDtype(w, 'w', a.dtype, 'bf16');

@@ -3,13 +3,14 @@ import { binding } from '../native/loader.js';
 import { empty, type Tensor } from '../tensor.js';
 import { expectInteger, expectRank, expectShape, expectTensor, optionalTensor } from './check.js';
 import { defineOp, into } from './define.js';
+import { argumentError, rangeError, shapeError } from '../util/errors.js';
 
 export type Patch = readonly [number, number, number];
 
 function checkPatch(patch: unknown): Patch {
-  if (!Array.isArray(patch) || patch.length !== 3) throw new TypeError('patch must be [pt, ph, pw]');
+  if (!Array.isArray(patch) || patch.length !== 3) throw argumentError('patch must be [pt, ph, pw]');
   for (const [i, p] of patch.entries()) {
-    if (expectInteger(p, `patch[${i}]`) < 1) throw new RangeError(`patch[${i}] must be >= 1, got ${p}`);
+    if (expectInteger(p, `patch[${i}]`, undefined, { max: 2 ** 31 - 1 }) < 1) throw rangeError(`patch[${i}] must be >= 1, got ${p}`);
   }
   return patch as unknown as Patch;
 }
@@ -41,13 +42,13 @@ export const unpatchify = defineOp('unpatchify',
     expectTensor(tokens, 'tokens');
     expectRank(tokens, 'tokens', 3, '[B, tokens, features]');
     const p = checkPatch(patch);
-    if (!Array.isArray(videoShape) || videoShape.length !== 5) throw new TypeError('videoShape must be [B, C, T, H, W]');
+    if (!Array.isArray(videoShape) || videoShape.length !== 5) throw argumentError('videoShape must be [B, C, T, H, W]');
     const [B, C, T, H, W] = videoShape as [number, number, number, number, number];
     const [tp, hp, wp] = patchGrid(T, H, W, p);
     const P = p[0] * p[1] * p[2];
     const features = tokens.shape[2]!;
     if (tokens.shape[0] !== B || tokens.shape[1] !== tp * hp * wp || features % P !== 0 || features / P < C) {
-      throw new RangeError(
+      throw shapeError(
         `tokens: expected [${B}, ${tp * hp * wp}, k·${P}] with k >= ${C}, got [${tokens.shape.join(', ')}]`,
       );
     }

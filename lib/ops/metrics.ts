@@ -4,6 +4,7 @@ import type { Tensor } from '../tensor.js';
 import { expectInteger, expectRank, expectSameShape, expectTensor } from './check.js';
 import { defineOp } from './define.js';
 import type { RunMode } from '../native/binding.js';
+import { argumentError, rangeError, shapeError } from '../util/errors.js';
 
 export interface DistanceResult {
   /** num / den (0 when den is 0). */
@@ -24,7 +25,7 @@ export const residualDistance = defineOp('residualDistance',
     expectTensor(fresh, 'fresh');
     expectSameShape(cache, 'cache', fresh, 'fresh');
     const norm = options.norm ?? 'l1';
-    if (norm !== 'l1' && norm !== 'l2') throw new TypeError(`norm must be 'l1' or 'l2', got ${String(norm)}`);
+    if (norm !== 'l1' && norm !== 'l2') throw argumentError(`norm must be 'l1' or 'l2', got ${String(norm)}`);
     return {
       run: (mode: RunMode) =>
         binding().residualDistance(cache.native, fresh.native, norm === 'l1' ? 1 : 2, options.update === true, mode as never),
@@ -43,11 +44,11 @@ export const motionScore = defineOp('motionScore', (r: Tensor, frames: number, s
   expectTensor(r, 'r');
   expectRank(r, 'r', 3, '[B, T·S, C]');
   const T = expectInteger(frames, 'frames');
-  if (T < 1 || r.shape[1]! % T !== 0) throw new RangeError(`frames: ${T} does not divide the ${r.shape[1]} tokens of r`);
-  if (!Array.isArray(strides) || strides.length === 0) throw new TypeError('strides must be a non-empty array');
+  if (T < 1 || r.shape[1]! % T !== 0) throw shapeError(`frames: ${T} does not divide the ${r.shape[1]} tokens of r`);
+  if (!Array.isArray(strides) || strides.length === 0) throw argumentError('strides must be a non-empty array');
   for (const [i, s] of strides.entries()) {
     const v = expectInteger(s, `strides[${i}]`);
-    if (v < 1 || v >= T) throw new RangeError(`strides[${i}] must be in [1, ${T}), got ${v}`);
+    if (v < 1 || v >= T) throw rangeError(`strides[${i}] must be in [1, ${T}), got ${v}`);
   }
   return {
     run: (mode: RunMode) => binding().motionScore(r.native, T, [...strides], mode as never),

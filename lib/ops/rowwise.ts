@@ -13,6 +13,7 @@ import {
   optionalTensor,
 } from './check.js';
 import { defineOp, into } from './define.js';
+import { argumentError, shapeError } from '../util/errors.js';
 
 function outputFor(x: Tensor, out: unknown): Tensor {
   const o = optionalTensor(out, 'out') ?? empty(x.shape, { dtype: x.dtype, device: x.device });
@@ -23,7 +24,7 @@ function outputFor(x: Tensor, out: unknown): Tensor {
 
 function lastDim(x: Tensor): number {
   const c = x.shape[x.shape.length - 1];
-  if (c === undefined) throw new RangeError('x: expected at least one dimension');
+  if (c === undefined) throw shapeError('x: expected at least one dimension');
   return c;
 }
 
@@ -50,7 +51,7 @@ function normOp(rms: boolean) {
     const scale = optionalTensor(options.scale, 'scale');
     if (weight) expectShape(weight, 'weight', [C]);
     if (bias) expectShape(bias, 'bias', [C]);
-    if (!shift !== !scale) throw new TypeError('shift and scale must be given together');
+    if (!shift !== !scale) throw argumentError('shift and scale must be given together');
     if (shift) expectGrouped(shift, 'shift', x);
     if (scale) expectGrouped(scale, 'scale', x);
     const eps = expectNumber(options.eps, 'eps', 1e-6);
@@ -128,7 +129,7 @@ export const rope = defineOp('rope', (x: Tensor, freqs: Tensor, options: { pos0?
   expectTensor(x, 'x');
   expectTensor(freqs, 'freqs');
   const D = lastDim(x);
-  if (x.shape.length < 2 || D % 2 !== 0) throw new RangeError(`x: expected [..., T, D] with even D, got [${x.shape}]`);
+  if (x.shape.length < 2 || D % 2 !== 0) throw shapeError(`x: expected [..., T, D] with even D, got [${x.shape}]`);
   expectShape(freqs, 'freqs', [D / 2]);
   const pos0 = expectInteger(options.pos0, 'pos0', 0);
   const out = outputFor(x, options.out);

@@ -1,5 +1,6 @@
 // NativeKvRing: the Ca2-VDM KV cache ring as a JavaScript object.
 #include "addon_data.h"
+#include "args.h"
 #include "errors.h"
 #include "op_call.h"
 #include "ops.h"
@@ -25,10 +26,12 @@ class KvRingObject : public Napi::ObjectWrap<KvRingObject> {
   // new NativeKvRing(dtype, device, batch, heads, capacity, headDim)
   explicit KvRingObject(const Napi::CallbackInfo& info) : ObjectWrap(info) {
     Napi::Env env = info.Env();
-    auto arg = [&](size_t i, const char* what) { return OpCall::number(env, info[i], what, -1); };
-    check(env, dc_kv_ring_create(dc_dtype(int(arg(0, "dtype"))), dc_device(int(arg(1, "device"))),
-                                 int64_t(arg(2, "batch")), int64_t(arg(3, "heads")),
-                                 int64_t(arg(4, "capacity")), int64_t(arg(5, "headDim")), &ring_));
+    auto size = [&](size_t i, const char* what) {
+      return integer_arg(env, info[i], what, -kMaxSafeInteger, kMaxSafeInteger);
+    };
+    check(env, dc_kv_ring_create(dc_dtype(code_arg(env, info[0], "dtype")),
+                                 dc_device(code_arg(env, info[1], "device")), size(2, "batch"),
+                                 size(3, "heads"), size(4, "capacity"), size(5, "headDim"), &ring_));
   }
 
   ~KvRingObject() override { dc_kv_ring_release(ring_); }

@@ -1,8 +1,8 @@
 #include "op_call.h"
 
 #include <chrono>
-#include <cmath>
 
+#include "args.h"
 #include "errors.h"
 #include "tensor_object.h"
 
@@ -73,20 +73,11 @@ dc_tensor* OpCall::optional_tensor(Napi::Value v, const char* what) {
   return tensor(v, what);
 }
 
-double OpCall::number(Napi::Env env, Napi::Value v, const char* what, double fallback) {
-  if (v.IsUndefined() || v.IsNull()) return fallback;
-  if (!v.IsNumber()) throw_type(env, std::string(what) + " must be a number");
-  const double d = v.As<Napi::Number>().DoubleValue();
-  if (std::isnan(d)) throw_type(env, std::string(what) + " is NaN");
-  return d;
-}
-
 bool OpCall::flag(Napi::Value v) { return !v.IsUndefined() && v.ToBoolean(); }
 
 Napi::Value OpCall::run(Napi::Value mode, Body body, Result result) {
   if (mode.IsObject()) {
-    const double repeat = number(env_, mode.As<Napi::Object>().Get("repeat"), "repeat", 1);
-    if (repeat < 1 || repeat > 1e6) throw_range(env_, "repeat must be in [1, 1e6]");
+    const int64_t repeat = integer_arg(env_, mode.As<Napi::Object>().Get("repeat"), "repeat", 1, 1000000, 1);
     Napi::Float64Array times = Napi::Float64Array::New(env_, size_t(repeat));
     for (size_t i = 0; i < times.ElementLength(); ++i) {
       const auto t0 = std::chrono::steady_clock::now();

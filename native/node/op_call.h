@@ -23,8 +23,6 @@ class OpCall {
   dc_tensor* tensor(Napi::Value v, const char* what);
   dc_tensor* optional_tensor(Napi::Value v, const char* what);  // undefined / null -> nullptr
 
-  // Reads options fields; `what` names the option in errors.
-  static double number(Napi::Env env, Napi::Value v, const char* what, double fallback);
   static bool flag(Napi::Value v);
 
   using Body = std::function<dc_status()>;

@@ -1,9 +1,11 @@
 // Op bindings: each unwraps its arguments into the core's plain structs and runs through OpCall,
 // so every op has a synchronous form and a Promise form (last argument `async`).
+#include <climits>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "args.h"
 #include "errors.h"
 #include "op_call.h"
 #include "ops.h"
@@ -19,6 +21,11 @@ Napi::Value field(const Napi::Value& options, const char* name) {
 
 Napi::Value mode_arg(const Napi::CallbackInfo& info, size_t index) { return info[index]; }
 
+// Token positions and ring offsets: any integer a double holds exactly (the core bounds them).
+int64_t position(Napi::Env env, Napi::Value v, const char* what) {
+  return integer_arg(env, v, what, -kMaxSafeInteger, kMaxSafeInteger, 0);
+}
+
 Napi::Value Gemm(const Napi::CallbackInfo& info) {
   OpCall call(info);
   dc_tensor* a = call.tensor(info[0], "a");
@@ -29,7 +36,7 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   p.bias = call.optional_tensor(field(o, "bias"), "bias");
   p.gate = call.optional_tensor(field(o, "gate"), "gate");
   p.residual = call.optional_tensor(field(o, "residual"), "residual");
-  p.activation = dc_activation(int(OpCall::number(info.Env(), field(o, "activation"), "activation", 0)));
+  p.activation = dc_activation(code_arg(info.Env(), field(o, "activation"), "activation", 0));
   return call.run(mode_arg(info, 4), [=] { return dc_gemm(a, w, out, &p); });
 }
 
@@ -42,16 +49,16 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
   dc_tensor* out = call.tensor(info[3], "out");
   const Napi::Value o = info[4];
   dc_attention_params p{};
-  p.scale = float(OpCall::number(env, field(o, "scale"), "scale", 0));
+  p.scale = float_arg(env, field(o, "scale"), "scale", 0);
   p.causal = OpCall::flag(field(o, "causal"));
   p.key_mask = call.optional_tensor(field(o, "keyMask"), "keyMask");
   p.prefix_k = call.optional_tensor(field(o, "prefixK"), "prefixK");
   p.prefix_v = call.optional_tensor(field(o, "prefixV"), "prefixV");
-  p.prefix_start = int64_t(OpCall::number(env, field(o, "prefixStart"), "prefixStart", 0));
-  p.prefix_len = int64_t(OpCall::number(env, field(o, "prefixLen"), "prefixLen", 0));
+  p.prefix_start = position(env, field(o, "prefixStart"), "prefixStart");
+  p.prefix_len = position(env, field(o, "prefixLen"), "prefixLen");
   p.rope_freqs = call.optional_tensor(field(o, "ropeFreqs"), "ropeFreqs");
-  p.q_pos0 = int64_t(OpCall::number(env, field(o, "qPos0"), "qPos0", 0));
-  p.k_pos0 = int64_t(OpCall::number(env, field(o, "kPos0"), "kPos0", 0));
+  p.q_pos0 = position(env, field(o, "qPos0"), "qPos0");
+  p.k_pos0 = position(env, field(o, "kPos0"), "kPos0");
   return call.run(mode_arg(info, 5), [=] { return dc_attention(q, k, v, out, &p); });
 }
 
@@ -61,7 +68,7 @@ Napi::Value Norm(const Napi::CallbackInfo& info, bool rms) {
   dc_tensor* out = call.tensor(info[1], "out");
   const Napi::Value o = info[2];
   dc_norm_params p{};
-  p.eps = float(OpCall::number(info.Env(), field(o, "eps"), "eps", 0));
+  p.eps = float_arg(info.Env(), field(o, "eps"), "eps", 0);
   p.weight = call.optional_tensor(field(o, "weight"), "weight");
   p.bias = call.optional_tensor(field(o, "bias"), "bias");
   p.shift = call.optional_tensor(field(o, "shift"), "shift");
@@ -83,16 +90,16 @@ Napi::Value Modulate(const Napi::CallbackInfo& info) {
 Napi::Value Activate(const Napi::CallbackInfo& info) {
   OpCall call(info);
   dc_tensor* x = call.tensor(info[0], "x");
-  const auto act = dc_activation(int(OpCall::number(info.Env(), info[1], "activation", 0)));
+  const auto act = dc_activation(code_arg(info.Env(), info[1], "activation", 0));
   dc_tensor* out = call.tensor(info[2], "out");
   return call.run(mode_arg(info, 3), [=] { return dc_activate(x, act, out); });
 }
 
 Napi::Value Axpby(const Napi::CallbackInfo& info) {
   OpCall call(info);
-  const float alpha = float(OpCall::number(info.Env(), info[0], "alpha", 1));
+  const float alpha = float_arg(info.Env(), info[0], "alpha", 1);
   dc_tensor* x = call.tensor(info[1], "x");
-  const float beta = float(OpCall::number(info.Env(), info[2], "beta", 1));
+  const float beta = float_arg(info.Env(), info[2], "beta", 1);
   dc_tensor* y = call.tensor(info[3], "y");
   dc_tensor* out = call.tensor(info[4], "out");
   return call.run(mode_arg(info, 5), [=] { return dc_axpby(alpha, x, beta, y, out); });
@@ -117,7 +124,7 @@ Napi::Value Rope(const Napi::CallbackInfo& info) {
   OpCall call(info);
   dc_tensor* x = call.tensor(info[0], "x");
   dc_tensor* freqs = call.tensor(info[1], "freqs");
-  const int64_t pos0 = int64_t(OpCall::number(info.Env(), info[2], "pos0", 0));
+  const int64_t pos0 = position(info.Env(), info[2], "pos0");
   dc_tensor* out = call.tensor(info[3], "out");
   return call.run(mode_arg(info, 4), [=] { return dc_rope(x, freqs, pos0, out); });
 }
@@ -129,9 +136,9 @@ Napi::Value Patch(const Napi::CallbackInfo& info, bool inverse) {
   if (!info[1].IsArray() || info[1].As<Napi::Array>().Length() != 3)
     throw_type(env, "patch must be an array [pt, ph, pw]");
   Napi::Array patch = info[1].As<Napi::Array>();
-  const int pt = int(OpCall::number(env, patch.Get(0u), "patch[0]", 1));
-  const int ph = int(OpCall::number(env, patch.Get(1u), "patch[1]", 1));
-  const int pw = int(OpCall::number(env, patch.Get(2u), "patch[2]", 1));
+  const int pt = int(integer_arg(env, patch.Get(0u), "patch[0]", INT_MIN, INT_MAX, 1));
+  const int ph = int(integer_arg(env, patch.Get(1u), "patch[1]", INT_MIN, INT_MAX, 1));
+  const int pw = int(integer_arg(env, patch.Get(2u), "patch[2]", INT_MIN, INT_MAX, 1));
   dc_tensor* out = call.tensor(info[2], "out");
   return call.run(mode_arg(info, 3), [=] {
     return inverse ? dc_unpatchify(x, pt, ph, pw, out) : dc_patchify(x, pt, ph, pw, out);
@@ -142,7 +149,7 @@ Napi::Value ResidualDistance(const Napi::CallbackInfo& info) {
   OpCall call(info);
   dc_tensor* cache = call.tensor(info[0], "cache");
   dc_tensor* fresh = call.tensor(info[1], "fresh");
-  const auto norm = dc_norm_kind(int(OpCall::number(info.Env(), info[2], "norm", 1)));
+  const auto norm = dc_norm_kind(code_arg(info.Env(), info[2], "norm", 1));
   const bool update = OpCall::flag(info[3]);
   auto sums = std::make_shared<std::pair<double, double>>(0.0, 0.0);
   return call.run(
@@ -160,13 +167,13 @@ Napi::Value MotionScore(const Napi::CallbackInfo& info) {
   OpCall call(info);
   Napi::Env env = info.Env();
   dc_tensor* r = call.tensor(info[0], "r");
-  const int64_t frames = int64_t(OpCall::number(env, info[1], "frames", 0));
+  const int64_t frames = integer_arg(env, info[1], "frames", -kMaxSafeInteger, kMaxSafeInteger);
   if (!info[2].IsArray()) throw_type(env, "strides must be an array of integers");
   Napi::Array arr = info[2].As<Napi::Array>();
   if (arr.Length() < 1 || arr.Length() > 64) throw_range(env, "between 1 and 64 strides are required");
   auto strides = std::make_shared<std::vector<int64_t>>(arr.Length());
   for (uint32_t i = 0; i < arr.Length(); ++i)
-    (*strides)[i] = int64_t(OpCall::number(env, arr.Get(i), "strides[i]", 0));
+    (*strides)[i] = integer_arg(env, arr.Get(i), "strides[i]", -kMaxSafeInteger, kMaxSafeInteger);
   auto num = std::make_shared<std::vector<double>>(arr.Length());
   auto den = std::make_shared<std::vector<double>>(arr.Length());
   return call.run(
@@ -197,7 +204,7 @@ Napi::Value Copy(const Napi::CallbackInfo& info) {
 Napi::Value Fill(const Napi::CallbackInfo& info) {
   OpCall call(info);
   dc_tensor* t = call.tensor(info[0], "tensor");
-  const double value = OpCall::number(info.Env(), info[1], "value", 0);
+  const double value = number_arg(info.Env(), info[1], "value", 0);
   return call.run(mode_arg(info, 2), [=] { return dc_fill(t, value); });
 }
 

@@ -1,4 +1,5 @@
 // Library-level queries and settings: version, build, backends, ISA, threads, memory.
+#include "args.h"
 #include "errors.h"
 #include "ops.h"
 
@@ -36,8 +37,7 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
 // deviceAvailable(device) -> null when usable, else the reason.
 Napi::Value DeviceAvailable(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsNumber()) throw_type(env, "device must be a number");
-  const dc_status st = dc_device_available(dc_device(info[0].As<Napi::Number>().Int32Value()));
+  const dc_status st = dc_device_available(dc_device(code_arg(env, info[0], "device")));
   if (st == DC_OK) return env.Null();
   return Napi::String::New(env, dc_last_error());
 }
@@ -69,14 +69,13 @@ Napi::Value Threads(const Napi::CallbackInfo& info) {
 
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsNumber()) throw_type(env, "threads must be a number");
-  check(env, dc_set_num_threads(info[0].As<Napi::Number>().Int32Value()));
+  check(env, dc_set_num_threads(code_arg(env, info[0], "threads")));
   return env.Undefined();
 }
 
 Napi::Value MemoryStats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const int device = info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : DC_DEVICE_CPU;
+  const int device = code_arg(env, info[0], "device", DC_DEVICE_CPU);
   dc_memory_stats s;
   check(env, dc_memory_stats_get(dc_device(device), &s));
   Napi::Object o = Napi::Object::New(env);
@@ -91,14 +90,14 @@ Napi::Value MemoryStats(const Napi::CallbackInfo& info) {
 
 Napi::Value MemoryTrim(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const int device = info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : DC_DEVICE_CPU;
+  const int device = code_arg(env, info[0], "device", DC_DEVICE_CPU);
   check(env, dc_memory_trim(dc_device(device)));
   return env.Undefined();
 }
 
 Napi::Value Synchronize(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const int device = info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : DC_DEVICE_CPU;
+  const int device = code_arg(env, info[0], "device", DC_DEVICE_CPU);
   check(env, dc_synchronize(dc_device(device)));
   return env.Undefined();
 }
@@ -106,11 +105,11 @@ Napi::Value Synchronize(const Napi::CallbackInfo& info) {
 // fmaPeak(threads, seconds) -> measured GFLOP/s of the active ISA's multiply-add loop.
 Napi::Value FmaPeak(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsNumber()) throw_type(env, "threads must be a number");
-  if (!info[1].IsNumber()) throw_type(env, "seconds must be a number");
+  const int threads = code_arg(env, info[0], "threads");
+  if (info[1].IsUndefined()) throw_type(env, "seconds must be a number");
+  const double seconds = number_arg(env, info[1], "seconds", 0);
   double gflops = 0;
-  check(env, dc_cpu_fma_peak(info[0].As<Napi::Number>().Int32Value(),
-                             info[1].As<Napi::Number>().DoubleValue(), &gflops));
+  check(env, dc_cpu_fma_peak(threads, seconds, &gflops));
   return Napi::Number::New(env, gflops);
 }
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "addon_data.h"
+#include "args.h"
 #include "errors.h"
 
 namespace dcnode {
@@ -23,21 +24,13 @@ std::vector<int64_t> int_array(Napi::Env env, Napi::Value v, const char* what) {
   if (!v.IsArray()) throw_type(env, std::string(what) + " must be an array of integers");
   Napi::Array a = v.As<Napi::Array>();
   if (a.Length() > DC_MAX_DIMS)
-    throw_range(env, std::string(what) + " has more than " + std::to_string(DC_MAX_DIMS) + " entries");
+    throw_range(env, std::string(what) + " has more than " + std::to_string(DC_MAX_DIMS) + " entries", DC_ERR_SHAPE);
   std::vector<int64_t> out(a.Length());
   for (uint32_t i = 0; i < a.Length(); ++i) {
-    Napi::Value e = a.Get(i);
-    if (!e.IsNumber()) throw_type(env, std::string(what) + "[" + std::to_string(i) + "] is not a number");
-    const double d = e.As<Napi::Number>().DoubleValue();
-    if (d != double(int64_t(d))) throw_type(env, std::string(what) + "[" + std::to_string(i) + "] is not an integer");
-    out[i] = int64_t(d);
+    const std::string name = std::string(what) + "[" + std::to_string(i) + "]";
+    out[i] = integer_arg(env, a.Get(i), name.c_str(), -kMaxSafeInteger, kMaxSafeInteger);
   }
   return out;
-}
-
-int enum_arg(Napi::Env env, Napi::Value v, const char* what) {
-  if (!v.IsNumber()) throw_type(env, std::string(what) + " must be a number");
-  return v.As<Napi::Number>().Int32Value();
 }
 
 int64_t storage_bytes(dc_tensor* t) {
@@ -48,8 +41,8 @@ int64_t storage_bytes(dc_tensor* t) {
 
 Napi::Value Empty(const Napi::CallbackInfo& info, bool zeros) {
   Napi::Env env = info.Env();
-  const int dtype = enum_arg(env, info[0], "dtype");
-  const int device = enum_arg(env, info[1], "device");
+  const int dtype = code_arg(env, info[0], "dtype");
+  const int device = code_arg(env, info[1], "device");
   const std::vector<int64_t> shape = int_array(env, info[2], "shape");
   dc_tensor* t = nullptr;
   check(env, (zeros ? dc_tensor_zeros : dc_tensor_empty)(dc_dtype(dtype), dc_device(device),
@@ -62,13 +55,15 @@ Napi::Value FromTypedArray(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsTypedArray()) throw_type(env, "data must be a typed array");
   Napi::TypedArray data = info[0].As<Napi::TypedArray>();
-  const int dtype = enum_arg(env, info[1], "dtype");
+  const int dtype = code_arg(env, info[1], "dtype");
   const std::vector<int64_t> shape = int_array(env, info[2], "shape");
   const bool copy = info[3].ToBoolean();
   const int data_dtype = typed_array_dtype(data);
+  if (data_dtype < 0)
+    throw_type(env, "data must be a Float32Array, Uint16Array, Int32Array, BigInt64Array or Uint8Array", DC_ERR_DTYPE);
   const bool same_kind = data_dtype == dtype || (data_dtype == DC_BF16 && dtype == DC_F16);
-  if (!same_kind) throw_type(env, "data's typed array does not hold the requested dtype");
-  void* ptr = static_cast<char*>(data.ArrayBuffer().Data()) + data.ByteOffset();
+  if (!same_kind) throw_type(env, "data's typed array does not hold the requested dtype", DC_ERR_DTYPE);
+  void* ptr = typed_array_data(data);
   const size_t bytes = data.ByteLength();
   const size_t es = dc_dtype_size(dc_dtype(dtype));
   if (!copy && reinterpret_cast<uintptr_t>(ptr) % es == 0) {
@@ -104,6 +99,12 @@ Napi::Value AdoptHandle(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+void* typed_array_data(const Napi::TypedArray& a) {
+  Napi::ArrayBuffer buffer = a.ArrayBuffer();
+  if (buffer.IsDetached()) return nullptr;
+  return static_cast<char*>(buffer.Data()) + a.ByteOffset();
+}
+
 int typed_array_dtype(const Napi::TypedArray& a) {
   switch (a.TypedArrayType()) {
     case napi_float32_array: return DC_F32;
@@ -138,6 +139,7 @@ Napi::Object TensorObject::Wrap(Napi::Env env, dc_tensor* t, Napi::Value source)
   TensorObject* self = ObjectWrap<TensorObject>::Unwrap(obj);
   if (!source.IsEmpty()) {
     self->source_ = Napi::Persistent(source);
+    self->source_data_ = typed_array_data(source.As<Napi::TypedArray>());
   } else {
     const int64_t bytes = storage_bytes(t);
     if (bytes >= kReportExternalFrom) {
@@ -156,6 +158,7 @@ TensorObject* TensorObject::FromValue(Napi::Env env, Napi::Value v, const char* 
   if (!Is(env, v)) throw_type(env, std::string(what) + " must be a Tensor");
   TensorObject* t = ObjectWrap<TensorObject>::Unwrap(v.As<Napi::Object>());
   if (!t->t_) throw_type(env, std::string(what) + ": tensor was disposed");
+  t->check_source(env, what);
   return t;
 }
 
@@ -182,7 +185,18 @@ void TensorObject::release() {
 
 dc_tensor* TensorObject::live(Napi::Env env) const {
   if (!t_) throw_type(env, "tensor was disposed");
+  check_source(env, "tensor");
   return t_;
+}
+
+// Caller memory can be taken away under a zero-copy tensor (a transferred or detached
+// ArrayBuffer): its memory then belongs to someone else, so the tensor refuses every use.
+void TensorObject::check_source(Napi::Env env, const char* what) const {
+  if (source_.IsEmpty()) return;
+  if (typed_array_data(source_.Value().As<Napi::TypedArray>()) != source_data_)
+    throw_type(env, std::string(what) +
+                        ": the ArrayBuffer under this tensor was detached or transferred; the "
+                        "tensor shares its memory and can no longer be used");
 }
 
 Napi::Value TensorObject::Shape(const Napi::CallbackInfo& info) {
@@ -230,14 +244,13 @@ Napi::Value TensorObject::Dispose(const Napi::CallbackInfo& info) {
 Napi::Value TensorObject::View(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   dc_tensor* base = live(env);
-  if (!info[0].IsNumber()) throw_type(env, "offset must be a number");
-  const int64_t offset = info[0].As<Napi::Number>().Int64Value();
+  const int64_t offset = integer_arg(env, info[0], "offset", -kMaxSafeInteger, kMaxSafeInteger);
   const std::vector<int64_t> shape = int_array(env, info[1], "shape");
   std::vector<int64_t> strides;
   const bool has_strides = !info[2].IsUndefined() && !info[2].IsNull();
   if (has_strides) {
     strides = int_array(env, info[2], "strides");
-    if (strides.size() != shape.size()) throw_range(env, "strides and shape differ in length");
+    if (strides.size() != shape.size()) throw_range(env, "strides and shape differ in length", DC_ERR_SHAPE);
   }
   dc_tensor* v = nullptr;
   check(env, dc_tensor_view(base, offset, int(shape.size()), shape.data(),
@@ -262,10 +275,16 @@ Napi::Value TensorObject::Write(const Napi::CallbackInfo& info) {
   if (!info[0].IsTypedArray()) throw_type(env, "data must be a typed array");
   Napi::TypedArray data = info[0].As<Napi::TypedArray>();
   int dtype = typed_array_dtype(data);
-  if (dtype < 0) throw_type(env, "data must be a Float32Array, Uint16Array, Int32Array, BigInt64Array or Uint8Array");
-  if (dtype == DC_BF16 && info[1].IsNumber()) dtype = info[1].As<Napi::Number>().Int32Value();
+  if (dtype < 0)
+    throw_type(env, "data must be a Float32Array, Uint16Array, Int32Array, BigInt64Array or Uint8Array", DC_ERR_DTYPE);
+  // A Uint16Array holds raw 16-bit floats of either kind; the dtype argument says which.
+  if (dtype == DC_BF16) {
+    dtype = code_arg(env, info[1], "dtype", DC_BF16);
+    if (dtype != DC_BF16 && dtype != DC_F16)
+      throw_type(env, "a Uint16Array holds bf16 or f16 data, not dtype " + std::to_string(dtype), DC_ERR_DTYPE);
+  }
   const size_t es = dc_dtype_size(dc_dtype(dtype));
-  check(env, dc_tensor_write(t, static_cast<char*>(data.ArrayBuffer().Data()) + data.ByteOffset(),
+  check(env, dc_tensor_write(t, typed_array_data(data),
                              dc_dtype(dtype), data.ByteLength() / es));
   return env.Undefined();
 }

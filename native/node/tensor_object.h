@@ -38,9 +38,11 @@ class TensorObject : public Napi::ObjectWrap<TensorObject> {
 
   void release();
   dc_tensor* live(Napi::Env env) const;
+  void check_source(Napi::Env env, const char* what) const;
 
   dc_tensor* t_ = nullptr;
   Napi::Reference<Napi::Value> source_;
+  void* source_data_ = nullptr;  // the typed array's memory when wrapped
   int64_t external_memory_ = 0;  // reported to V8 through AdjustExternalMemory
   napi_env env_ = nullptr;
 };
@@ -50,5 +52,7 @@ void register_tensor_functions(Napi::Env env, Napi::Object exports);
 
 // dtype of a typed array, or -1.
 int typed_array_dtype(const Napi::TypedArray& a);
+// The typed array's first byte, or nullptr when its ArrayBuffer is detached.
+void* typed_array_data(const Napi::TypedArray& a);
 
 }  // namespace dcnode
