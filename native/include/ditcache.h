@@ -123,7 +123,10 @@ DC_API int dc_cpu_has_bf16(void);
  * measured bf16 dot-product rate against the FMA rate, why AMX is not used where the CPU has it.
  * A static string, valid for the life of the process. */
 DC_API const char* dc_cpu_dispatch_info(void);
-/* Library-owned thread pool; default: hardware threads (or DITCACHE_THREADS). */
+/* Library-owned thread pool; default: hardware threads, or DITCACHE_THREADS when it is an integer
+ * in [1, 1024] (any other value is ignored). n must be in [1, 1024]. Where the system cannot start
+ * all n threads, the pool keeps those it started and DC_ERR_UNAVAILABLE says how many;
+ * dc_get_num_threads() always reports the threads the pool really has. */
 DC_API dc_status dc_set_num_threads(int n);
 DC_API int dc_get_num_threads(void);
 

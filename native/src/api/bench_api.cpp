@@ -1,6 +1,8 @@
 // Benchmark support: the FMA roof of this machine, measured with the active ISA's loop.
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -22,13 +24,27 @@ double timed_trial(double (*loop)(int64_t), int threads, int64_t iterations) {
   std::atomic<bool> go{false};
   std::atomic<int> ready{0};
   std::vector<double> flops(size_t(threads), 0.0);
+  std::atomic<bool> abandon{false};
   std::vector<std::thread> workers;
-  for (int t = 1; t < threads; ++t) {
-    workers.emplace_back([&, t] {
-      ready.fetch_add(1);
-      while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
-      flops[size_t(t)] = loop(iterations);
-    });
+  workers.reserve(size_t(threads - 1));
+  try {
+    for (int t = 1; t < threads; ++t) {
+      workers.emplace_back([&, t] {
+        ready.fetch_add(1);
+        while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
+        if (!abandon.load()) flops[size_t(t)] = loop(iterations);
+      });
+    }
+  } catch (const std::system_error& e) {
+    // Release and join the threads already started before reporting: a joinable std::thread
+    // destroyed during unwinding would terminate the process.
+    abandon.store(true);
+    go.store(true, std::memory_order_release);
+    for (auto& w : workers) w.join();
+    char msg[256];
+    std::snprintf(msg, sizeof msg, "could start only %zu of %d threads: %s", workers.size() + 1,
+                  threads, e.what());
+    throw Failure(DC_ERR_UNAVAILABLE, msg);
   }
   while (ready.load() < threads - 1) std::this_thread::yield();
   const Clock::time_point t0 = Clock::now();

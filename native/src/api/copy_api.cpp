@@ -64,7 +64,7 @@ dc_status dc_fill(dc_tensor* t, double value) {
 dc_status dc_synchronize(dc_device device) {
   if (device == DC_DEVICE_CPU) return DC_OK;
   DC_TRY(dc_device_available(device));
-  return cuda::synchronize();
+  return guard([] { return cuda::synchronize(); });
 }
 
 }  // extern "C"

@@ -82,16 +82,22 @@ const char* dc_build_info(void) {
       ;
 }
 
+// Every entry point below may be the first to touch the thread pool or the CUDA runtime (whose
+// first use builds strings and may start threads), so each runs inside guard().
 dc_status dc_device_available(dc_device device) {
-  if (device == DC_DEVICE_CPU) return DC_OK;
-  if (device == DC_DEVICE_CUDA) return cuda::available();
-  return fail(DC_ERR_INVALID_ARGUMENT, "unknown device %d", int(device));
+  return guard([&]() -> dc_status {
+    if (device == DC_DEVICE_CPU) return DC_OK;
+    if (device == DC_DEVICE_CUDA) return cuda::available();
+    return fail(DC_ERR_INVALID_ARGUMENT, "unknown device %d", int(device));
+  });
 }
 
 dc_status dc_backend_count(int* count) {
   if (!count) return fail(DC_ERR_INVALID_ARGUMENT, "count is NULL");
-  *count = 1 + (cuda::available() == DC_OK ? cuda::device_count() : 0);
-  return DC_OK;
+  return guard([&] {
+    *count = 1 + (cuda::available() == DC_OK ? cuda::device_count() : 0);
+    return DC_OK;
+  });
 }
 
 dc_status dc_backend_get(int i, dc_backend_info* info) {
@@ -99,42 +105,50 @@ dc_status dc_backend_get(int i, dc_backend_info* info) {
   int count = 0;
   DC_TRY(dc_backend_count(&count));
   if (i < 0 || i >= count) return fail(DC_ERR_RANGE, "backend index %d outside [0, %d)", i, count);
-  if (i == 0) {
+  return guard([&] {
+    if (i > 0) return cuda::device_info(i - 1, info);
     cpu_info(info);
     return DC_OK;
-  }
-  return cuda::device_info(i - 1, info);
+  });
 }
 
 dc_status dc_set_num_threads(int n) {
-  if (n < 1 || n > 1024) return fail(DC_ERR_RANGE, "thread count must be in [1, 1024], got %d", n);
+  if (n < 1 || n > kMaxThreads)
+    return fail(DC_ERR_RANGE, "thread count must be in [1, %d], got %d", kMaxThreads, n);
   return guard([&] {
     set_num_threads(n);
     return DC_OK;
   });
 }
 
-int dc_get_num_threads(void) { return num_threads(); }
+int dc_get_num_threads(void) {
+  // Without a pool (it could not even be allocated), ops run on the calling thread alone.
+  int n = 1;
+  guard([&] {
+    n = num_threads();
+    return DC_OK;
+  });
+  return n;
+}
 
 dc_status dc_memory_stats_get(dc_device device, dc_memory_stats* stats) {
   if (!stats) return fail(DC_ERR_INVALID_ARGUMENT, "stats is NULL");
-  if (device == DC_DEVICE_CPU) {
-    *stats = host_allocator().stats();
+  if (device != DC_DEVICE_CPU) DC_TRY(dc_device_available(device));
+  return guard([&] {
+    *stats = device == DC_DEVICE_CPU ? host_allocator().stats() : cuda::memory_stats();
     return DC_OK;
-  }
-  DC_TRY(dc_device_available(device));
-  *stats = cuda::memory_stats();
-  return DC_OK;
+  });
 }
 
 dc_status dc_memory_trim(dc_device device) {
-  if (device == DC_DEVICE_CPU) {
-    host_allocator().trim();
+  if (device != DC_DEVICE_CPU) DC_TRY(dc_device_available(device));
+  return guard([&] {
+    if (device == DC_DEVICE_CPU)
+      host_allocator().trim();
+    else
+      cuda::memory_trim();
     return DC_OK;
-  }
-  DC_TRY(dc_device_available(device));
-  cuda::memory_trim();
-  return DC_OK;
+  });
 }
 
 }  // extern "C"

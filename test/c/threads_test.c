@@ -1,0 +1,122 @@
+/*
+ * The thread pool where threads cannot be had, and DITCACHE_THREADS. Each case runs in a child
+ * process of its own (the pool is created once per process, on first use): the test re-executes
+ * itself with the case's environment and, for the failing cases, an RLIMIT_STACK so large that
+ * the C library cannot map any thread stack, so every pthread_create fails. Nothing may abort
+ * or hang (each child has an alarm), and dc_get_num_threads() must tell the truth.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ditcache.h"
+
+static int g_failures;
+
+#define CHECK(cond)                                                                     \
+  do {                                                                                  \
+    if (!(cond)) {                                                                      \
+      ++g_failures;                                                                     \
+      fprintf(stderr, "line %d: check failed: %s (last error: %s)\n", __LINE__, #cond,  \
+              dc_last_error());                                                         \
+    }                                                                                   \
+  } while (0)
+
+/* A gemm of 64 rows: large enough to be split over the pool when it has threads. */
+static void gemm_runs(void) {
+  enum { M = 64, K = 32, N = 16 };
+  static float a[M * K], w[N * K], out[M * N];
+  const int64_t sa[2] = {M, K}, sw[2] = {N, K}, so[2] = {M, N};
+  dc_tensor *ta = NULL, *tw = NULL, *to = NULL;
+  int i;
+  for (i = 0; i < M * K; ++i) a[i] = 1.0f;
+  for (i = 0; i < N * K; ++i) w[i] = 0.5f;
+  CHECK(dc_tensor_wrap(DC_F32, 2, sa, NULL, a, sizeof a, NULL, NULL, &ta) == DC_OK);
+  CHECK(dc_tensor_wrap(DC_F32, 2, sw, NULL, w, sizeof w, NULL, NULL, &tw) == DC_OK);
+  CHECK(dc_tensor_wrap(DC_F32, 2, so, NULL, out, sizeof out, NULL, NULL, &to) == DC_OK);
+  CHECK(dc_gemm(ta, tw, to, NULL) == DC_OK);
+  CHECK(out[0] == 16.0f && out[M * N - 1] == 16.0f);
+  dc_tensor_release(ta);
+  dc_tensor_release(tw);
+  dc_tensor_release(to);
+}
+
+/* ----------------------------------------------------------------------- the child's cases */
+
+static int child(const char* which) {
+  const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  double gflops = 0;
+  alarm(60); /* a hang becomes a failure */
+  if (strcmp(which, "no-threads") == 0) {
+    /* DITCACHE_THREADS=3 asks for threads none of which can start: the pool runs on the
+     * caller's thread and says so. */
+    CHECK(dc_get_num_threads() == 1);
+    gemm_runs();
+    CHECK(dc_set_num_threads(4) == DC_ERR_UNAVAILABLE);
+    CHECK(strstr(dc_last_error(), "could start only 1 of 4 threads") != NULL);
+    CHECK(dc_get_num_threads() == 1);
+    gemm_runs(); /* the pool does not wait for workers it does not have */
+    CHECK(dc_set_num_threads(1) == DC_OK);
+    CHECK(dc_cpu_fma_peak(3, 0.01, &gflops) == DC_ERR_UNAVAILABLE);
+    CHECK(strstr(dc_last_error(), "could start only 1 of 3 threads") != NULL);
+    CHECK(dc_cpu_fma_peak(1, 0.01, &gflops) == DC_OK && gflops > 0);
+  } else if (strcmp(which, "env-3") == 0) {
+    CHECK(dc_get_num_threads() == 3);
+    gemm_runs();
+  } else { /* DITCACHE_THREADS out of bounds or not a number: the hardware's count */
+    CHECK(dc_get_num_threads() == (cpus > 1024 ? 1024 : (int)cpus));
+    gemm_runs();
+  }
+  return g_failures ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+/* ----------------------------------------------------------------------- the parent */
+
+static void run_case(const char* self, const char* which, const char* threads, int no_stacks) {
+  pid_t pid = fork();
+  int status = 0;
+  if (pid == 0) {
+    if (no_stacks) {
+      /* Thread stacks default to RLIMIT_STACK: 1 TiB cannot be mapped. */
+      struct rlimit lim;
+      lim.rlim_cur = lim.rlim_max = (rlim_t)1 << 40;
+      if (setrlimit(RLIMIT_STACK, &lim) != 0) _exit(3);
+    }
+    setenv("DITCACHE_THREADS", threads, 1);
+    execl(self, self, which, (char*)NULL);
+    _exit(4);
+  }
+  if (pid < 0 || waitpid(pid, &status, 0) != pid) {
+    ++g_failures;
+    fprintf(stderr, "%s: cannot run the child process\n", which);
+    return;
+  }
+  if (WIFSIGNALED(status)) {
+    ++g_failures;
+    fprintf(stderr, "%s (DITCACHE_THREADS=%s): killed by signal %d%s\n", which, threads,
+            WTERMSIG(status), WTERMSIG(status) == SIGALRM ? " (a hang)" : "");
+  } else if (WEXITSTATUS(status) != 0) {
+    ++g_failures;
+    fprintf(stderr, "%s (DITCACHE_THREADS=%s): exit status %d\n", which, threads,
+            WEXITSTATUS(status));
+  }
+}
+
+int main(int argc, char** argv) {
+  if (argc > 1) return child(argv[1]);
+  run_case(argv[0], "no-threads", "3", 1);
+  run_case(argv[0], "env-3", "3", 0);
+  run_case(argv[0], "env-ignored", "100000", 0);
+  run_case(argv[0], "env-ignored", "99999999999999999999", 0);
+  run_case(argv[0], "env-ignored", "0", 0);
+  run_case(argv[0], "env-ignored", "-2", 0);
+  run_case(argv[0], "env-ignored", "4x", 0);
+  printf("threads_test: 7 cases, %d failed\n", g_failures);
+  return g_failures ? EXIT_FAILURE : EXIT_SUCCESS;
+}
