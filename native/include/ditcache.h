@@ -6,6 +6,11 @@
  *   - every function returns a dc_status; on failure dc_last_error() holds a message for the
  *     calling thread (valid until that thread's next failing call);
  *   - tensors are opaque, reference counted handles; shapes and strides are in elements;
+ *   - handles (dc_tensor, dc_kv_ring) are checked against a registry of live handles before
+ *     use: NULL, foreign and released handles give DC_ERR_INVALID_ARGUMENT without their memory
+ *     being read. A released handle's address is reused only after 4096 later releases of its
+ *     type; after that a stale handle may name a new handle, as a freed pointer may: never use
+ *     a handle after its last release;
  *   - ops write into caller-provided output tensors, which may alias inputs only where stated;
  *   - no C++ types or exceptions cross this boundary, and no call aborts the process.
  */

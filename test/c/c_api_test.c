@@ -54,7 +54,8 @@ static void expect_status(dc_status got, dc_status want, const char* call, int l
     }                                                                    \
   } while (0)
 
-/* Zeroed memory that is neither a tensor nor a ring: what a foreign or stale pointer looks like. */
+/* Zeroed memory that is neither a tensor nor a ring: a foreign pointer. (Real released handles
+ * are tested in test_stale_handles.) */
 static int64_t g_foreign[512];
 #define FOREIGN_T ((dc_tensor*)(void*)g_foreign)
 #define FOREIGN_RING ((dc_kv_ring*)(void*)g_foreign)
@@ -374,6 +375,48 @@ static void test_handles(void) {
   EXPECT(DC_OK, dc_tensor_storage_bytes(t, &bytes));
   CHECK(bytes >= 3 * sizeof(float));
   EXPECT(DC_OK, dc_tensor_release(t));
+}
+
+/* Released handles, as a caller that kept one would pass them: freed by the library, and with new
+ * handles created right after (which a plain allocator would place at the same address). */
+static void test_stale_handles(void) {
+  const int64_t s4[1] = {4};
+  dc_tensor_desc d;
+  dc_kv_ring_state rs;
+  dc_tensor *t = f32(1, s4, NULL), *fresh[64], *view = NULL;
+  dc_kv_ring *ring = NULL, *ring2 = NULL;
+  int i, reused = 0;
+
+  EXPECT(DC_OK, dc_tensor_release(t));
+  for (i = 0; i < 64; ++i) fresh[i] = f32(1, s4, NULL); /* same size: the freed block's class */
+  for (i = 0; i < 64; ++i) reused += fresh[i] == t;
+  CHECK(reused == 0);
+  EXPECT(DC_ERR_INVALID_ARGUMENT, dc_tensor_describe(t, &d));
+  EXPECT(DC_ERR_INVALID_ARGUMENT, dc_tensor_retain(t));
+  EXPECT(DC_ERR_INVALID_ARGUMENT, dc_tensor_release(t)); /* a double release */
+  EXPECT(DC_ERR_INVALID_ARGUMENT, dc_fill(t, 1.0));
+  EXPECT(DC_ERR_INVALID_ARGUMENT, dc_tensor_view(t, 0, 1, s4, NULL, &view));
+  EXPECT(DC_ERR_INVALID_ARGUMENT, dc_copy(fresh[0], t));
+  EXPECT(DC_ERR_INVALID_ARGUMENT, dc_softmax(t, fresh[0]));
+  /* Churn: the stale handle stays reported while other tensors come and go. */
+  for (i = 0; i < 64; ++i) EXPECT(DC_OK, dc_tensor_release(fresh[i]));
+  for (i = 0; i < 1000; ++i) dc_tensor_release(f32(1, s4, NULL));
+  EXPECT(DC_ERR_INVALID_ARGUMENT, dc_tensor_describe(t, &d));
+  EXPECT(DC_ERR_INVALID_ARGUMENT, dc_tensor_describe(fresh[7], &d));
+
+  /* The same for kv rings; and a foreign pointer is refused, not deleted. */
+  EXPECT(DC_OK, dc_kv_ring_create(DC_F32, DC_DEVICE_CPU, 1, 1, 2, 4, &ring));
+  EXPECT(DC_OK, dc_kv_ring_release(ring));
+  EXPECT(DC_OK, dc_kv_ring_create(DC_F32, DC_DEVICE_CPU, 1, 1, 2, 4, &ring2));
+  CHECK(ring2 != ring);
+  EXPECT(DC_ERR_INVALID_ARGUMENT, dc_kv_ring_state_get(ring, &rs));
+  EXPECT(DC_ERR_INVALID_ARGUMENT, dc_kv_ring_clear(ring));
+  EXPECT(DC_ERR_INVALID_ARGUMENT, dc_kv_ring_release(ring)); /* a double release */
+  EXPECT(DC_ERR_INVALID_ARGUMENT, dc_kv_ring_release(FOREIGN_RING));
+  EXPECT(DC_ERR_INVALID_ARGUMENT, dc_kv_ring_release((dc_kv_ring*)(void*)fresh[3])); /* another type */
+  EXPECT(DC_ERR_INVALID_ARGUMENT, dc_tensor_release((dc_tensor*)(void*)ring2));
+  EXPECT(DC_OK, dc_kv_ring_state_get(ring2, &rs));
+  EXPECT(DC_OK, dc_kv_ring_release(ring2));
 }
 
 /* ------------------------------------------------------------- copy, write, read and fill */
@@ -1090,6 +1133,7 @@ int main(void) {
   test_creation();
   test_wrap_and_views();
   test_handles();
+  test_stale_handles();
   test_copy_write_read();
   test_gemm_errors();
   test_attention_errors();

@@ -2,7 +2,9 @@
 // Appending past capacity moves the ring's start instead of shifting the stored entries, and
 // attention reads the ring in place through dc_attention's prefix segment.
 #include <algorithm>
+#include <memory>
 
+#include "../core/handles.h"
 #include "../core/status.h"
 #include "../core/tensor.h"
 
@@ -29,8 +31,16 @@ dc_status copy_slots(dc_tensor* dst, int64_t slot0, const dc_tensor* src, int64_
   return st;
 }
 
+HandleRegistry<dc_kv_ring>& ring_handles() {
+  // Leaked on purpose, like the tensor registry.
+  static auto* registry = new HandleRegistry<dc_kv_ring>();
+  return *registry;
+}
+
 dc_status check_ring(const dc_kv_ring* r) {
-  if (!r || !r->k) return fail(DC_ERR_INVALID_ARGUMENT, "kv ring handle is NULL or released");
+  if (!r) return fail(DC_ERR_INVALID_ARGUMENT, "kv ring handle is NULL");
+  if (!ring_handles().live(r))
+    return fail(DC_ERR_INVALID_ARGUMENT, "not a live kv ring handle (released or foreign)");
   return DC_OK;
 }
 
@@ -47,27 +57,34 @@ dc_status dc_kv_ring_create(dc_dtype dtype, dc_device device, int64_t batch, int
   const int64_t shape[4] = {batch, heads, capacity, head_dim};
   dc_tensor *k = nullptr, *v = nullptr;
   DC_TRY(dc_tensor_zeros(dtype, device, 4, shape, &k));
-  const dc_status st = dc_tensor_zeros(dtype, device, 4, shape, &v);
+  dc_status st = dc_tensor_zeros(dtype, device, 4, shape, &v);
   if (st != DC_OK) {
     dc_tensor_release(k);
     return st;
   }
-  return guard([&]() -> dc_status {
-    dc_kv_ring* r = new dc_kv_ring();
+  st = guard([&]() -> dc_status {
+    auto r = std::make_unique<dc_kv_ring>();
+    ring_handles().add(r.get());
     r->k = k;
     r->v = v;
     r->capacity = capacity;
-    *out = r;
+    *out = r.release();
     return DC_OK;
   });
+  if (st != DC_OK) {  // the storage goes with the ring that could not be made
+    dc_tensor_release(k);
+    dc_tensor_release(v);
+  }
+  return st;
 }
 
 dc_status dc_kv_ring_release(dc_kv_ring* ring) {
   if (!ring) return DC_OK;
+  DC_TRY(check_ring(ring));
   dc_tensor_release(ring->k);
   dc_tensor_release(ring->v);
   ring->k = ring->v = nullptr;
-  delete ring;
+  ring_handles().retire(ring);
   return DC_OK;
 }
 

@@ -1,6 +1,7 @@
 #include "allocator.h"
 
 #include <cstdlib>
+#include <new>
 
 #if defined(__linux__)
 #include <sys/mman.h>
@@ -61,7 +62,12 @@ void* CachingAllocator::allocate(size_t bytes) {
     }
     stats_.system_allocations++;
   }
-  live_.emplace(p, cls);
+  try {
+    live_.emplace(p, cls);
+  } catch (const std::bad_alloc&) {
+    raw_.deallocate(p, cls);  // no room to track the block: it goes back, the request fails
+    return nullptr;
+  }
   stats_.bytes_in_use += cls;
   if (stats_.bytes_in_use > stats_.peak_bytes_in_use) stats_.peak_bytes_in_use = stats_.bytes_in_use;
   return p;
@@ -75,8 +81,12 @@ void CachingAllocator::deallocate(void* p) {
   const size_t cls = it->second;
   live_.erase(it);
   stats_.bytes_in_use -= cls;
-  stats_.bytes_cached += cls;
-  free_[cls].push_back(p);
+  try {
+    free_[cls].push_back(p);
+    stats_.bytes_cached += cls;
+  } catch (const std::bad_alloc&) {
+    raw_.deallocate(p, cls);  // no room in the free list: the block goes back to the system
+  }
 }
 
 void CachingAllocator::trim() {

@@ -26,6 +26,7 @@ class CachingAllocator {
 
   // Returns nullptr when the system is out of memory (after trimming the cache once).
   void* allocate(size_t bytes);
+  // Never throws: a block that cannot be cached is returned to the system.
   void deallocate(void* ptr);
   void trim();
   dc_memory_stats stats() const;

@@ -4,8 +4,11 @@
 #include <cstring>
 #include <limits>
 
+#include <memory>
+
 #include "allocator.h"
 #include "device_memory.h"
+#include "handles.h"
 #include "status.h"
 
 namespace dc {
@@ -21,13 +24,18 @@ void Storage::drop() {
 }
 
 Storage* new_storage(dc_device device, size_t bytes) {
-  void* p = device_allocate(device, bytes);  // throws Failure
-  Storage* s = new Storage();
-  s->data = p;
+  auto s = std::make_unique<Storage>();      // before the memory, so a failure leaks neither
+  s->data = device_allocate(device, bytes);  // throws Failure
   s->bytes = bytes;
   s->device = device;
   s->pooled = true;
-  return s;
+  return s.release();
+}
+
+HandleRegistry<dc_tensor>& tensor_handles() {
+  // Leaked on purpose: tensors released during process teardown must still find it.
+  static auto* registry = new HandleRegistry<dc_tensor>();
+  return *registry;
 }
 
 }  // namespace dc
@@ -82,9 +90,18 @@ bool address_range(int ndim, const int64_t* shape, const int64_t* strides, int64
   return true;
 }
 
+// A registered handle holding one reference to `s`, which it takes over: when this throws
+// (std::bad_alloc), that reference is dropped.
 dc_tensor* new_tensor(Storage* s, int64_t offset, dc_dtype dtype, int ndim, const int64_t* shape,
                       const int64_t* strides) {
-  dc_tensor* t = new dc_tensor();
+  std::unique_ptr<dc_tensor> t;
+  try {
+    t = std::make_unique<dc_tensor>();
+    tensor_handles().add(t.get());
+  } catch (...) {
+    s->drop();
+    throw;
+  }
   t->storage = s;
   t->offset = offset;
   t->dtype = dtype;
@@ -93,7 +110,7 @@ dc_tensor* new_tensor(Storage* s, int64_t offset, dc_dtype dtype, int ndim, cons
     t->shape[i] = shape[i];
     t->strides[i] = strides[i];
   }
-  return t;
+  return t.release();
 }
 
 // The given strides (non-negative), or row-major ones when `strides` is NULL.
@@ -140,8 +157,8 @@ dc_status check_shape_args(int ndim, const int64_t* shape, int64_t* numel) {
 
 dc_status check_tensor(const dc_tensor* t, const char* what) {
   if (!t) return fail(DC_ERR_INVALID_ARGUMENT, "%s: tensor handle is NULL", what);
-  if (t->magic != dc_tensor::kMagic || t->refs.load() <= 0)
-    return fail(DC_ERR_INVALID_ARGUMENT, "%s: tensor handle was released", what);
+  if (!tensor_handles().live(t))
+    return fail(DC_ERR_INVALID_ARGUMENT, "%s: not a live tensor handle (released or foreign)", what);
   return DC_OK;
 }
 
@@ -326,9 +343,10 @@ dc_status dc_tensor_wrap(dc_dtype dtype, int ndim, const int64_t* shape, const i
     s->data = data;
     s->bytes = bytes;
     s->device = DC_DEVICE_CPU;
+    *out = new_tensor(s, 0, dtype, ndim, shape, st);
+    // Only now: a wrap that fails leaves the memory with the caller, release never called.
     s->release = release;
     s->release_user = user;
-    *out = new_tensor(s, 0, dtype, ndim, shape, st);
     return DC_OK;
   });
 }
@@ -372,9 +390,8 @@ dc_status dc_tensor_release(dc_tensor* t) {
   if (!t) return DC_OK;
   DC_TRY(check_tensor(t, "tensor"));
   if (t->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-    t->magic = 0;
     t->storage->drop();
-    delete t;
+    tensor_handles().retire(t);
   }
   return DC_OK;
 }

@@ -28,9 +28,16 @@ Storage* new_storage(dc_device device, size_t bytes);
 
 }  // namespace dc
 
+struct dc_tensor;
+
+namespace dc {
+template <class T>
+class HandleRegistry;
+// The live tensor handles (see handles.h).
+HandleRegistry<dc_tensor>& tensor_handles();
+}  // namespace dc
+
 struct dc_tensor {
-  static constexpr uint32_t kMagic = 0xD17CAC4E;
-  uint32_t magic = kMagic;  // cleared on free: a stale handle is reported, not trusted
   std::atomic<int> refs{1};
   dc::Storage* storage = nullptr;
   int64_t offset = 0;  // elements from storage->data
@@ -52,6 +59,7 @@ struct dc_tensor {
 namespace dc {
 
 // Validation shared by every entry point. Each returns DC_OK or records a message naming `what`.
+// check_tensor reports NULL, released and foreign handles without reading their memory.
 dc_status check_tensor(const dc_tensor* t, const char* what);
 dc_status check_optional(const dc_tensor* t, const char* what);  // NULL allowed
 dc_status check_shape_args(int ndim, const int64_t* shape, int64_t* numel);
