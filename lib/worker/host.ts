@@ -28,24 +28,33 @@ function rebuildError(m: { name: string; message: string; code?: string }): Erro
 }
 
 // A copy, so the worker never shares memory the caller may still write (or caller-owned memory).
-function exportCopy(t: Tensor): bigint {
+// Each handle is recorded in `exported`, so that a job that never reaches its worker gives every
+// one of them back (an exported handle holds its storage until it is adopted).
+function exportCopy(t: Tensor, exported: bigint[]): bigint {
   const c = t.clone();
-  const h = c.exportHandle();
-  c.dispose();
-  return h;
+  try {
+    const h = c.exportHandle();
+    exported.push(h);
+    return h;
+  } finally {
+    c.dispose();
+  }
 }
 
 /** Tensors in `options` (a tensor or an array of tensors per field) become handles of copies. */
-function exportTensors(options: Record<string, unknown>): { options: Record<string, unknown>; tensorFields: string[] } {
+function exportTensors(
+  options: Record<string, unknown>,
+  exported: bigint[],
+): { options: Record<string, unknown>; tensorFields: string[] } {
   const out: Record<string, unknown> = {};
   const tensorFields: string[] = [];
   for (const [k, v] of Object.entries(options)) {
     if (typeof v === 'function' || v instanceof AbortSignal) continue;
     if (v instanceof Tensor) {
-      out[k] = exportCopy(v);
+      out[k] = exportCopy(v, exported);
       tensorFields.push(k);
     } else if (Array.isArray(v) && v.length > 0 && v.every((t) => t instanceof Tensor)) {
-      out[k] = (v as Tensor[]).map(exportCopy);
+      out[k] = (v as Tensor[]).map((t) => exportCopy(t, exported));
       tensorFields.push(k);
     } else {
       out[k] = v;
@@ -68,17 +77,28 @@ export async function* runInWorker<S extends StepInfo = StepInfo>(
   if (signal?.aborted) throw abortError(signal);
   const abort = new SharedArrayBuffer(4);
   const flag = new Int32Array(abort);
-  const exported = exportTensors(options);
-  const job: WorkerJob = {
-    kind,
-    config: model.config,
-    dir: model.dir,
-    device: model.device,
-    weights: mapWeights(model.weights, (t) => t.exportHandle()),
-    ...exported,
-    abort,
-  };
-  const worker = new Worker(workerScript(), { workerData: job });
+  const handles: bigint[] = [];
+  let worker: Worker;
+  try {
+    const exported = exportTensors(options, handles);
+    const job: WorkerJob = {
+      kind,
+      config: model.config,
+      dir: model.dir,
+      device: model.device,
+      weights: mapWeights(model.weights, (t) => {
+        const h = t.exportHandle();
+        handles.push(h);
+        return h;
+      }),
+      ...exported,
+      abort,
+    };
+    worker = new Worker(workerScript(), { workerData: job });
+  } catch (e) {
+    for (const h of handles) adoptTensor(h).dispose();
+    throw e;
+  }
   const queue: WorkerMessage[] = [];
   let wake: (() => void) | null = null;
   let failure: Error | null = null;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds libditcache, the C API test and the C example with AddressSanitizer (leak checks
+# Builds libditcache, the C tests (test/c) and the C example with AddressSanitizer (leak checks
 # included) and UndefinedBehaviorSanitizer in a build directory of their own, runs both, and
 # fails on a failed check or on any sanitizer report. `npm run test:sanitize` runs it.
 set -euo pipefail
@@ -21,7 +21,7 @@ fi
 
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDITCACHE_SANITIZE=ON \
   -DDITCACHE_TESTS=ON -DDITCACHE_NODE=OFF -DDITCACHE_CUDA=OFF >/dev/null
-cmake --build "$build" -j "$jobs" --target c_api_test threads_test ditcache
+cmake --build "$build" -j "$jobs" --target c_api_test threads_test core_test ditcache
 make -s -C "$root/examples/c" all BUILD="$build" \
   CFLAGS="-std=c99 -O1 -g -Wall -Wextra -Werror -pedantic ${sanitize[*]}" LDFLAGS="${sanitize[*]}"
 
@@ -30,7 +30,7 @@ export ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=1:halt_on_error=1:
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 log="$build/sanitized-run.log"
 status=0
-for program in "$build/c_api_test" "$build/threads_test" "$build/c-tour"; do
+for program in "$build/c_api_test" "$build/threads_test" "$build/core_test" "$build/c-tour"; do
   echo "== $(basename "$program") (ASan + UBSan)"
   "$program" >"$log" 2>&1 || status=1
   cat "$log"

@@ -1,5 +1,7 @@
 // generate() runs off the JavaScript thread: the event loop's longest stall during a generation
-// stays under 50 ms, two generations in parallel equal the same two one after the other, the
+// is within 50 ms of its longest stall while idle for as long in the same test (other test files
+// run beside this one and slow both alike) and a small fraction of the stall of the same
+// generation run synchronously, two generations in parallel equal the same two one after the other, the
 // async-iterator form reports every step, and an AbortSignal stops within one step and frees the
 // native memory of the generation. (Needs the compiled package: the worker runs dist/.)
 import { afterAll, describe, expect, it } from 'vitest';
@@ -7,6 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { generate, generateSteps, generateSync } from '../../lib/generate.js';
 import { loadModel } from '../../lib/models/stdit3/model.js';
 import { runtime } from '../../lib/runtime.js';
+import { zeros } from '../../lib/tensor.js';
 import { TINY_MODEL } from '../helpers/golden.js';
 
 const model = loadModel(TINY_MODEL);
@@ -15,19 +18,41 @@ const A = { prompt: 'a red circle moving right quickly on night', seed: 1, steps
 const B = { prompt: 'a white square resting on desert', seed: 2, steps: 8, cache: 'adacache-fast' };
 
 describe('asynchronous generation', () => {
-  it('never stalls the event loop for 50 ms', async () => {
-    let maxGap = 0;
-    let last = performance.now();
-    const timer = setInterval(() => {
-      const now = performance.now();
-      maxGap = Math.max(maxGap, now - last);
-      last = now;
-    }, 1);
-    const { latent } = await generate(model, A);
-    clearInterval(timer);
-    latent.dispose();
-    console.log(`longest event-loop stall during a generation: ${maxGap.toFixed(1)} ms`);
-    expect(maxGap).toBeLessThan(50);
+  it('stalls the event loop no more than an idle wait does (within 50 ms)', async () => {
+    /** The longest gap between 1 ms timer ticks while `work` runs, and how long it ran. */
+    async function longestStall(work: () => Promise<unknown>): Promise<{ gap: number; ms: number }> {
+      let gap = 0;
+      const start = performance.now();
+      let last = start;
+      const timer = setInterval(() => {
+        const now = performance.now();
+        gap = Math.max(gap, now - last);
+        last = now;
+      }, 1);
+      await work();
+      clearInterval(timer);
+      return { gap: Math.max(gap, performance.now() - last), ms: performance.now() - start };
+    }
+    const async = await longestStall(async () => (await generate(model, A)).latent.dispose());
+    const idle = await longestStall(() => new Promise((resolve) => setTimeout(resolve, async.ms)));
+    const blocking = await longestStall(async () => generateSync(model, A).latent.dispose());
+    console.log(
+      `longest event-loop stall: ${async.gap.toFixed(1)} ms during generate(), ${idle.gap.toFixed(1)} ms idle, ` +
+        `${blocking.gap.toFixed(1)} ms during generateSync()`,
+    );
+    expect(async.gap).toBeLessThan(idle.gap + 50);
+    expect(async.gap).toBeLessThan(blocking.gap / 4);
+  });
+
+  it('gives back the handles it exported when a job cannot start', async () => {
+    const before = runtime.memoryStats().bytesInUse;
+    const kept = zeros([64, 64]);
+    const gone = zeros([4]);
+    gone.dispose();
+    // The first tensor is exported (copied) before the second one fails to export.
+    await expect(generate(model, { ...A, noise: [kept, gone] as never })).rejects.toThrow(TypeError);
+    kept.dispose();
+    expect(runtime.memoryStats().bytesInUse).toBe(before);
   });
 
   it('gives the same results for two generations in parallel as one after the other', async () => {
