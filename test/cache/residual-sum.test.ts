@@ -1,6 +1,9 @@
 // A cached step is x_in + Σ cached residuals. The model keeps that sum as one tensor; this checks
-// it against the per-block formulation (two residuals per block, added one by one) on the tiny
-// model, and that a cached step runs no block at all. Tolerance 1e-4 abs: float summation order.
+// that a cached step runs no block at all, and that the summed tensor equals the sum of the
+// per-branch residual slots the same computed step recorded through probes (the residuals the
+// authors keep per block, two per block), added one by one. It does not run a separate per-block
+// cache implementation: both sides come from the same computed step. Tolerance 1e-4 abs: float
+// summation order.
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { ResidualCache, type Probe } from '../../lib/cache/plan.js';
@@ -16,7 +19,7 @@ const model = loadModel(TINY_MODEL);
 afterAll(() => model.dispose());
 
 describe('summed residual cache', () => {
-  it('equals the per-block formulation and skips every block on a cached step', () => {
+  it('equals the sum of the per-branch residuals of its computed step, and skips every block on a cached step', () => {
     const { y, mask } = Vocabulary.load(TINY_MODEL).encode(['a red circle moving right quickly on night', 'a white square resting on desert']);
     const caption = model.encodeCaption(y, mask);
     const [T, H, W] = [4, 8, 8];

@@ -1,6 +1,7 @@
-// Seeded fuzzing of the op surface from JavaScript: random shapes, dtypes, options, strided views
-// and disposed tensors. Each call either succeeds or throws TypeError / RangeError / Error with a
-// message; the process never crashes and nothing allocates more than its arguments justify.
+// Seeded fuzzing of the public op surface (through its TypeScript checks): random shapes, dtypes,
+// options and disposed tensors. Each call either succeeds or throws TypeError / RangeError /
+// Error with a message; the process never crashes. The raw addon below these checks (strided
+// views, detached buffers, huge numbers, pool growth) is fuzzed in binding.fuzz.test.ts.
 import { describe, expect, it } from 'vitest';
 
 import { ops } from '../../lib/ops/index.js';
