@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Builds libditcache, the C tests (test/c) and the C example with AddressSanitizer (leak checks
-# included) and UndefinedBehaviorSanitizer in a build directory of their own, runs both, and
-# fails on a failed check or on any sanitizer report. `npm run test:sanitize` runs it.
+# Builds libditcache, the C tests (test/c), the C example and the Node addon with AddressSanitizer
+# and UndefinedBehaviorSanitizer in a build directory of their own; runs the C programs (leak
+# checks included), then the vitest suite once against the sanitized addon (ASan's runtime
+# preloaded into node; leak checks off there, node itself is not built for them). Fails on a
+# failed check or on any sanitizer report. `npm run test:sanitize` runs it; DITCACHE_SANITIZE_VITEST=0
+# skips the vitest part.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -20,8 +23,8 @@ if ((${#missing[@]})); then
 fi
 
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDITCACHE_SANITIZE=ON \
-  -DDITCACHE_TESTS=ON -DDITCACHE_NODE=OFF -DDITCACHE_CUDA=OFF >/dev/null
-cmake --build "$build" -j "$jobs" --target c_api_test threads_test core_test ditcache
+  -DDITCACHE_TESTS=ON -DDITCACHE_NODE=ON -DDITCACHE_CUDA=OFF >/dev/null
+cmake --build "$build" -j "$jobs" --target c_api_test threads_test core_test ditcache ditcache_node
 make -s -C "$root/examples/c" all BUILD="$build" \
   CFLAGS="-std=c99 -O1 -g -Wall -Wextra -Werror -pedantic ${sanitize[*]}" LDFLAGS="${sanitize[*]}"
 
@@ -39,4 +42,19 @@ for program in "$build/c_api_test" "$build/threads_test" "$build/core_test" "$bu
     status=1
   fi
 done
+((status == 0)) || exit "$status"
+
+if [[ "${DITCACHE_SANITIZE_VITEST:-1}" != 0 ]]; then
+  echo "== vitest against $build/ditcache.node (ASan + UBSan)"
+  # The suite's own timings are not the point here: the sanitized addon is several times slower.
+  ASAN_OPTIONS="detect_leaks=0:allocator_may_return_null=1:halt_on_error=1" \
+    LD_PRELOAD="$(gcc -print-file-name=libasan.so)" DITCACHE_ADDON="$build/ditcache.node" \
+    npx --prefix "$root" vitest run --root "$root" --reporter=default --exclude 'test/gpu/**' \
+    2>&1 | tee "$build/sanitized-vitest.log"
+  status=${PIPESTATUS[0]}
+  if grep -qE 'ERROR: AddressSanitizer|runtime error:|SUMMARY: .*Sanitizer' "$build/sanitized-vitest.log"; then
+    echo "sanitizer report from the vitest run" >&2
+    status=1
+  fi
+fi
 exit "$status"

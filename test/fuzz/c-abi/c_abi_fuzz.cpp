@@ -1,0 +1,296 @@
+// Coverage-guided fuzzing (libFuzzer) of the C ABI's argument validation. The input is a program:
+// each step picks an entry point and draws its arguments from the bytes — handles from a table of
+// live, released (stale), NULL and foreign ones; shapes, strides, offsets and counts from a table
+// of edge values (zero, negative, huge, overflowing); dtypes, devices and enum values in and out
+// of range. Findings are crashes and sanitizer reports, plus the ABI's own promises, checked after
+// every call (a trap when broken):
+//   - the status is a dc_status, and a failure leaves a message;
+//   - a released or foreign handle is refused with DC_ERR_INVALID_ARGUMENT;
+//   - when the program ends and its handles are released, the host pool holds what it held before.
+// Built by CMake with DITCACHE_FUZZ=ON (clang); test/fuzz/c-abi/run.sh builds and runs it.
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <cstring>
+#include <vector>
+
+#include "ditcache.h"
+
+namespace {
+
+class Input {
+ public:
+  Input(const uint8_t* data, size_t size) : p_(data), end_(data + size) {}
+  bool empty() const { return p_ == end_; }
+  uint8_t byte() { return p_ < end_ ? *p_++ : 0; }
+  template <class T, size_t N>
+  T pick(const T (&xs)[N]) { return xs[byte() % N]; }
+
+ private:
+  const uint8_t* p_;
+  const uint8_t* end_;
+};
+
+const int64_t kDims[] = {0, 1, 1, 2, 2, 3, 4, 5, 8, 16, 33, -1, int64_t(1) << 24, int64_t(1) << 40, INT64_MAX, INT64_MIN};
+const int64_t kOffsets[] = {0, 1, 2, 7, 64, -1, -64, int64_t(1) << 50, INT64_MAX, INT64_MIN};
+const int kInts[] = {0, 1, 2, 3, 4, 8, -1, 9, 1 << 20, INT32_MIN, INT32_MAX};
+const double kDoubles[] = {0, 1, -1, 0.5, 1e-6, 1e300, -1e300, 3.5e38};
+
+[[noreturn]] void broken() { __builtin_trap(); }
+
+void check_status(dc_status s) {
+  if (s < DC_OK || s > DC_ERR_INTERNAL) broken();
+  if (s != DC_OK && dc_last_error()[0] == '\0') broken();
+}
+
+struct Program {
+  std::vector<dc_tensor*> live;   // handles this program owns one reference to
+  std::vector<dc_tensor*> stale;  // handles released for good
+  std::vector<dc_kv_ring*> rings, stale_rings;
+  alignas(64) unsigned char foreign[256] = {};
+  std::vector<std::unique_ptr<unsigned char[]>> wrapped;  // caller memory, alive to the end
+
+  dc_tensor* tensor(Input& in) {
+    const uint8_t k = in.byte() % 16;
+    if (k < 10 && !live.empty()) return live[in.byte() % live.size()];
+    if (k < 12 && !stale.empty()) return stale[in.byte() % stale.size()];
+    if (k < 14) return nullptr;
+    return reinterpret_cast<dc_tensor*>(foreign + (k == 14 ? 0 : 8));
+  }
+  bool is_bad(const dc_tensor* t) const {
+    for (const dc_tensor* s : stale)
+      if (s == t) return true;
+    return t == reinterpret_cast<const dc_tensor*>(foreign) ||
+           t == reinterpret_cast<const dc_tensor*>(foreign + 8);
+  }
+  dc_kv_ring* ring(Input& in) {
+    const uint8_t k = in.byte() % 8;
+    if (k < 5 && !rings.empty()) return rings[in.byte() % rings.size()];
+    if (k < 6 && !stale_rings.empty()) return stale_rings[in.byte() % stale_rings.size()];
+    if (k < 7) return nullptr;
+    return reinterpret_cast<dc_kv_ring*>(foreign);
+  }
+  // A shape of edge values, with sizes that would really be allocated kept under 2^22 elements.
+  int shape(Input& in, int64_t* s) {
+    const int ndim = in.byte() % 6 == 5 ? in.pick(kInts) : in.byte() % 5;
+    const int n = ndim < 0 ? 0 : ndim > DC_MAX_DIMS ? DC_MAX_DIMS : ndim;
+    double product = 1;
+    bool bad = false;
+    for (int i = 0; i < n; ++i) {
+      s[i] = in.pick(kDims);
+      bad = bad || s[i] < 0;
+      product *= double(s[i]);
+    }
+    if (!bad && n > 0 && product > double(1 << 22) && product < double(int64_t(1) << 48)) s[n - 1] = 1;
+    return ndim;
+  }
+  void keep(dc_status s, dc_tensor* t) {
+    check_status(s);
+    if (s == DC_OK) live.push_back(t);
+  }
+  void expect_refused(dc_status s, std::initializer_list<const dc_tensor*> args) {
+    check_status(s);
+    for (const dc_tensor* t : args)
+      if (t && is_bad(t) && s == DC_OK) broken();  // a stale or foreign handle was accepted
+  }
+  void release_one(Input& in) {
+    if (live.empty()) return;
+    const size_t i = in.byte() % live.size();
+    dc_tensor* t = live[i];
+    live.erase(live.begin() + long(i));
+    check_status(dc_tensor_release(t));
+    bool still_owned = false;
+    for (dc_tensor* l : live) still_owned = still_owned || l == t;
+    if (!still_owned) stale.push_back(t);
+  }
+  void step(Input& in) {
+    int64_t s1[DC_MAX_DIMS] = {}, s2[DC_MAX_DIMS] = {};
+    dc_tensor* out = nullptr;
+    switch (in.byte() % 20) {
+      case 0: {
+        const int nd = shape(in, s1);
+        keep(dc_tensor_empty(dc_dtype(in.byte() % 8), dc_device(in.byte() % 3), nd, s1, &out), out);
+        break;
+      }
+      case 1: {
+        const int nd = shape(in, s1);
+        keep(dc_tensor_zeros(dc_dtype(in.byte() % 7), DC_DEVICE_CPU, nd, s1, &out), out);
+        break;
+      }
+      case 2: {
+        dc_tensor* base = tensor(in);
+        const int64_t offset = in.pick(kOffsets);
+        const int nd = shape(in, s1);
+        const bool strided = in.byte() & 1;
+        for (int i = 0; i < DC_MAX_DIMS; ++i) s2[i] = in.pick(kOffsets);
+        const dc_status st = dc_tensor_view(base, offset, nd, s1, strided ? s2 : nullptr, &out);
+        expect_refused(st, {base});
+        if (st == DC_OK) live.push_back(out);
+        break;
+      }
+      case 3: {
+        const int nd = shape(in, s1);
+        for (int i = 0; i < DC_MAX_DIMS; ++i) s2[i] = in.pick(kOffsets);
+        const size_t size = size_t(in.byte()) * 16;
+        wrapped.emplace_back(new unsigned char[size + 8]());
+        const size_t bytes = in.byte() % 2 ? size : size_t(in.pick(kOffsets));
+        unsigned char* data = in.byte() % 8 ? wrapped.back().get() : nullptr;
+        keep(dc_tensor_wrap(dc_dtype(in.byte() % 7), nd, s1, in.byte() % 2 ? s2 : nullptr,
+                            data, bytes, nullptr, nullptr, &out),
+             out);
+        break;
+      }
+      case 4: release_one(in); break;
+      case 5: {
+        dc_tensor* t = tensor(in);
+        const dc_status st = dc_tensor_retain(t);
+        expect_refused(st, {t});
+        if (st == DC_OK) live.push_back(t);
+        break;
+      }
+      case 6: {
+        dc_tensor *a = tensor(in), *b = tensor(in);
+        expect_refused(dc_copy(a, b), {a, b});
+        break;
+      }
+      case 7: {
+        dc_tensor* t = tensor(in);
+        expect_refused(dc_fill(t, in.pick(kDoubles)), {t});
+        break;
+      }
+      case 8: {
+        dc_tensor* t = tensor(in);
+        std::vector<float> buf(size_t(in.byte()) * 4);
+        const size_t count = in.byte() % 4 ? buf.size() : size_t(in.pick(kOffsets));
+        expect_refused(dc_tensor_read_f32(t, buf.data(), count), {t});
+        break;
+      }
+      case 9: {
+        dc_tensor* t = tensor(in);
+        std::vector<int64_t> buf(size_t(in.byte()) * 2);
+        expect_refused(dc_tensor_write(t, buf.data(), dc_dtype(in.byte() % 8), buf.size()), {t});
+        break;
+      }
+      case 10: {
+        dc_tensor *a = tensor(in), *w = tensor(in), *o = tensor(in), *bias = tensor(in);
+        dc_gemm_params p{};
+        p.bias = in.byte() % 2 ? bias : nullptr;
+        p.activation = dc_activation(in.pick(kInts));
+        p.residual = in.byte() % 2 ? o : nullptr;
+        expect_refused(dc_gemm(a, w, o, in.byte() % 2 ? &p : nullptr), {a, w, o, p.bias});
+        break;
+      }
+      case 11: {
+        dc_tensor *q = tensor(in), *k = tensor(in), *v = tensor(in), *o = tensor(in);
+        dc_attention_params p{};
+        p.scale = float(in.pick(kDoubles) > 1e38 ? 1.0 : in.pick(kDoubles));
+        p.causal = in.byte() & 1;
+        p.key_mask = in.byte() % 3 == 0 ? tensor(in) : nullptr;
+        if (in.byte() % 2) {
+          p.prefix_k = tensor(in);
+          p.prefix_v = tensor(in);
+          p.prefix_start = in.pick(kOffsets);
+          p.prefix_len = in.pick(kOffsets);
+        }
+        p.rope_freqs = in.byte() % 3 == 0 ? tensor(in) : nullptr;
+        p.q_pos0 = in.pick(kOffsets);
+        p.k_pos0 = in.pick(kOffsets);
+        expect_refused(dc_attention(q, k, v, o, &p), {q, k, v, o});
+        break;
+      }
+      case 12: {
+        dc_tensor *x = tensor(in), *o = tensor(in), *w = tensor(in), *g = tensor(in);
+        dc_norm_params p{};
+        p.weight = in.byte() % 2 ? w : nullptr;
+        p.shift = p.scale = in.byte() % 2 ? g : nullptr;
+        p.eps = float(in.byte()) * 1e-3f;
+        expect_refused(in.byte() % 2 ? dc_layernorm(x, o, &p) : dc_rmsnorm(x, o, &p), {x, o});
+        break;
+      }
+      case 13: {
+        dc_tensor *x = tensor(in), *y = tensor(in), *o = tensor(in);
+        switch (in.byte() % 5) {
+          case 0: expect_refused(dc_softmax(x, o), {x, o}); break;
+          case 1: expect_refused(dc_mul(x, y, o), {x, y, o}); break;
+          case 2: expect_refused(dc_axpby(0.5f, x, 2.f, y, o), {x, y, o}); break;
+          case 3: expect_refused(dc_activate(x, dc_activation(in.pick(kInts)), o), {x, o}); break;
+          default: expect_refused(dc_modulate(x, y, y, o), {x, y, o});
+        }
+        break;
+      }
+      case 14: {
+        dc_tensor *x = tensor(in), *f = tensor(in), *o = tensor(in);
+        expect_refused(dc_rope(x, f, in.pick(kOffsets), o), {x, f, o});
+        break;
+      }
+      case 15: {
+        dc_tensor *x = tensor(in), *o = tensor(in);
+        const int pt = in.pick(kInts), ph = in.pick(kInts), pw = in.pick(kInts);
+        expect_refused(in.byte() % 2 ? dc_patchify(x, pt, ph, pw, o) : dc_unpatchify(x, pt, ph, pw, o), {x, o});
+        break;
+      }
+      case 16: {
+        dc_tensor *c = tensor(in), *f = tensor(in);
+        double num = 0, den = 0;
+        expect_refused(dc_residual_distance(c, f, dc_norm_kind(in.pick(kInts)), in.byte() & 1, &num, &den), {c, f});
+        int64_t strides[4];
+        for (auto& st : strides) st = in.pick(kOffsets);
+        double nums[4], dens[4];
+        expect_refused(dc_motion_score(c, in.pick(kOffsets), strides, in.byte() % 6, nums, dens), {c});
+        break;
+      }
+      case 17: {
+        dc_kv_ring* r = nullptr;
+        const dc_status st = dc_kv_ring_create(dc_dtype(in.byte() % 7), dc_device(in.byte() % 3),
+                                               in.pick(kDims), in.pick(kDims), in.pick(kDims), in.pick(kDims), &r);
+        check_status(st);
+        if (st == DC_OK) rings.push_back(r);
+        break;
+      }
+      case 18: {
+        dc_kv_ring* r = ring(in);
+        dc_tensor *k = tensor(in), *v = tensor(in);
+        dc_kv_ring_state s;
+        const bool bad = r == reinterpret_cast<dc_kv_ring*>(foreign) ||
+                         std::find(stale_rings.begin(), stale_rings.end(), r) != stale_rings.end();
+        dc_status st = in.byte() % 2 ? dc_kv_ring_append(r, k, v) : dc_kv_ring_state_get(r, &s);
+        expect_refused(st, {k, v});
+        if (bad && st == DC_OK) broken();
+        if (in.byte() % 4 == 0) {
+          st = dc_kv_ring_release(r);
+          check_status(st);
+          if (bad && st != DC_ERR_INVALID_ARGUMENT) broken();
+          auto it = std::find(rings.begin(), rings.end(), r);
+          if (it != rings.end()) {
+            rings.erase(it);
+            stale_rings.push_back(r);
+          }
+        }
+        break;
+      }
+      default: {
+        const int n = in.pick(kInts);
+        const dc_status st = dc_set_num_threads(n >= 1 && n <= 1024 ? 1 + n % 2 : n);
+        check_status(st);
+        if (dc_get_num_threads() < 1) broken();
+      }
+    }
+  }
+};
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  dc_memory_stats before{}, after{};
+  dc_memory_stats_get(DC_DEVICE_CPU, &before);
+  {
+    Program program;
+    Input in(data, size);
+    for (int steps = 0; steps < 64 && !in.empty(); ++steps) program.step(in);
+    for (dc_tensor* t : program.live) check_status(dc_tensor_release(t));
+    for (dc_kv_ring* r : program.rings) check_status(dc_kv_ring_release(r));
+  }
+  dc_memory_stats_get(DC_DEVICE_CPU, &after);
+  if (after.bytes_in_use != before.bytes_in_use) broken();
+  return 0;
+}
