@@ -177,7 +177,9 @@ inline vf vpow2i(vf n) {
   vf r;
   for (int i = 0; i < kLanes; ++i) {
     const uint32_t bits = n[i] == n[i] ? uint32_t(int32_t(n[i]) + 127) << 23 : 0x7fc00000u;
-    std::memcpy(&r[i], &bits, 4);
+    float f;  // through a scalar: clang takes no address of a vector element
+    std::memcpy(&f, &bits, 4);
+    r[i] = f;
   }
   return r;
 }
