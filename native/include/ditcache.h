@@ -187,7 +187,10 @@ DC_API dc_status dc_tensor_describe(const dc_tensor* t, dc_tensor_desc* desc);
 /* Bytes of the storage behind the tensor (shared by its views). */
 DC_API dc_status dc_tensor_storage_bytes(const dc_tensor* t, size_t* bytes);
 
-/* dst <- src, same shape; any strides; converts dtype (float kinds and integers) and device. */
+/* dst <- src, same shape; any strides; converts dtype (float kinds and integers) and device.
+ * Conversions are defined for every value: to a float kind beyond its range, +-inf; to an
+ * integer, truncation toward zero saturating at the type's bounds, NaN to 0; to u8, non-zero to 1.
+ * dc_fill converts its value the same way. */
 DC_API dc_status dc_copy(dc_tensor* dst, const dc_tensor* src);
 /* Copy raw host bytes of `dtype` (row-major, `count` elements) into `dst` (any device/strides). */
 DC_API dc_status dc_tensor_write(dc_tensor* dst, const void* src, dc_dtype dtype, size_t count);

@@ -463,6 +463,27 @@ static void test_copy_write_read(void) {
   EXPECT(DC_OK, dc_fill(out, 2.5));
   read_into(out, back, 6);
   CHECK(back[0] == 2.5f && back[5] == 2.5f);
+  /* Values beyond a type's range convert by the header's rules, never by an undefined cast. */
+  EXPECT(DC_OK, dc_fill(out, 1e300));
+  read_into(out, back, 6);
+  CHECK(isinf(back[0]) && back[0] > 0);
+  EXPECT(DC_OK, dc_fill(i32, -1e300));
+  EXPECT(DC_OK, dc_tensor_read_f32(i32, back, 6));
+  CHECK(back[0] == (float)INT32_MIN);
+  EXPECT(DC_OK, dc_fill(i32, 3e9));
+  EXPECT(DC_OK, dc_tensor_read_f32(i32, back, 6));
+  CHECK(back[0] == (float)INT32_MAX);
+  EXPECT(DC_OK, dc_fill(i32, NAN));
+  EXPECT(DC_OK, dc_tensor_read_f32(i32, back, 6));
+  CHECK(back[0] == 0);
+  {
+    dc_tensor* f6 = f32(1, s6, NULL);
+    EXPECT(DC_OK, dc_fill(f6, 1e300));
+    EXPECT(DC_OK, dc_copy(i32, f6)); /* +inf to i32 */
+    EXPECT(DC_OK, dc_tensor_read_f32(i32, back, 6));
+    CHECK(back[0] == (float)INT32_MAX);
+    dc_tensor_release(f6);
+  }
 
   dc_tensor_release(a);
   dc_tensor_release(b);

@@ -10,7 +10,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 build="${DITCACHE_SANITIZE_BUILD_DIR:-$root/build-sanitize}"
 jobs="$(nproc 2>/dev/null || echo 2)"
-sanitize=(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+sanitize=(-fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer -fno-sanitize-recover=undefined,float-cast-overflow)
 
 # The test must reach every entry point of the header.
 missing=()

@@ -83,8 +83,9 @@ bool address_range(int ndim, const int64_t* shape, const int64_t* strides, int64
     }
     if (strides[i] != 0 && (shape[i] - 1) > std::numeric_limits<int64_t>::max() / strides[i])
       return false;
-    h += (shape[i] - 1) * strides[i];
-    if (h > kMaxElements) return false;
+    const int64_t extent = (shape[i] - 1) * strides[i];
+    if (extent > kMaxElements - h) return false;  // h <= 2^48 here: no overflow either way
+    h += extent;
   }
   *hi = h;
   return true;
@@ -143,12 +144,15 @@ dc_status check_shape_args(int ndim, const int64_t* shape, int64_t* numel) {
   if (ndim < 0 || ndim > DC_MAX_DIMS)
     return fail(DC_ERR_SHAPE, "ndim must be in [0, %d], got %d", DC_MAX_DIMS, ndim);
   if (ndim > 0 && !shape) return fail(DC_ERR_INVALID_ARGUMENT, "shape is NULL");
-  int64_t n = 1;
+  // The non-zero dims are bounded together too: row-major strides multiply them whatever a
+  // zero-size dim does to the element count.
+  int64_t n = 1, nonzero = 1;
   for (int i = 0; i < ndim; ++i) {
     if (shape[i] < 0)
       return fail(DC_ERR_SHAPE, "dimension %d is negative (%lld)", i, (long long)shape[i]);
-    if (shape[i] != 0 && n > kMaxElements / shape[i])
+    if (shape[i] != 0 && nonzero > kMaxElements / shape[i])
       return fail(DC_ERR_RANGE, "tensor of more than 2^48 elements requested (dimension %d)", i);
+    if (shape[i] != 0) nonzero *= shape[i];
     n *= shape[i];
   }
   if (numel) *numel = n;

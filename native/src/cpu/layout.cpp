@@ -1,7 +1,9 @@
 // ISA-independent layout kernels: patchify/unpatchify, strided copies with conversion, fills.
 // Each walks memory in the order that keeps both sides sequential (or the scattered side in L1),
 // and splits the work across the thread pool once there is enough of it.
+#include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "../core/half.h"
 #include "../core/thread_pool.h"
@@ -97,31 +99,53 @@ void for_each_piece(const Layout2& l, Run&& run) {
   });
 }
 
+// Conversions from double with defined results for every input (a C++ cast of an out-of-range
+// value is undefined): beyond float's range a float is ±inf, as IEEE rounding gives; an integer
+// saturates at its type's bounds and NaN becomes 0, as the CUDA conversions do.
+inline float to_float(double v) {
+  constexpr float kMax = std::numeric_limits<float>::max();
+  constexpr double kRoundsUp = double(kMax) + 0x1p103;  // half an ulp above: rounds to inf
+  if (v > double(kMax) || v < -double(kMax)) {
+    const float big = std::fabs(v) >= kRoundsUp ? std::numeric_limits<float>::infinity() : kMax;
+    return v < 0 ? -big : big;
+  }
+  return float(v);
+}
+template <class I>
+I saturate(double v) {
+  if (v != v) return 0;
+  // 2^63 (or 2^31) exactly; anything at or above it saturates.
+  constexpr double kLimit = double(std::numeric_limits<I>::max()) + 1.0;
+  if (v >= kLimit) return std::numeric_limits<I>::max();
+  if (v < -kLimit) return std::numeric_limits<I>::min();
+  return I(v);
+}
+
 // Element types with their conversion through double (the widest common type).
 struct F32 {
   using T = float;
   static double get(T v) { return v; }
-  static T put(double v) { return float(v); }
+  static T put(double v) { return to_float(v); }
 };
 struct F16 {
   using T = uint16_t;
   static double get(T v) { return half_to_float(v); }
-  static T put(double v) { return float_to_half(float(v)); }
+  static T put(double v) { return float_to_half(to_float(v)); }
 };
 struct BF16 {
   using T = uint16_t;
   static double get(T v) { return bf16_to_float(v); }
-  static T put(double v) { return float_to_bf16(float(v)); }
+  static T put(double v) { return float_to_bf16(to_float(v)); }
 };
 struct I32 {
   using T = int32_t;
   static double get(T v) { return v; }
-  static T put(double v) { return int32_t(v); }
+  static T put(double v) { return saturate<int32_t>(v); }
 };
 struct I64 {
   using T = int64_t;
   static double get(T v) { return double(v); }
-  static T put(double v) { return int64_t(v); }
+  static T put(double v) { return saturate<int64_t>(v); }
 };
 struct U8 {  // also boolean masks: any non-zero value stores as 1
   using T = uint8_t;

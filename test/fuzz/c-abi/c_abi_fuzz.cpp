@@ -38,6 +38,24 @@ const double kDoubles[] = {0, 1, -1, 0.5, 1e-6, 1e300, -1e300, 3.5e38};
 
 [[noreturn]] void broken() { __builtin_trap(); }
 
+// Dims the library would really allocate (non-negative, under its 2^48-element bound) are cut to
+// at most 2^22 elements, largest dims to 1 first: the fuzzer looks for bad arguments, and a
+// legitimate multi-GiB tensor is not one. Negative and overflowing shapes pass unchanged.
+void bound(int64_t* dims, int n) {
+  double product = 1;
+  for (int i = 0; i < n; ++i) {
+    if (dims[i] < 0) return;
+    product *= double(dims[i]);
+  }
+  while (product > double(1 << 22) && product < double(int64_t(1) << 48)) {
+    int largest = 0;
+    for (int i = 1; i < n; ++i)
+      if (dims[i] > dims[largest]) largest = i;
+    product /= double(dims[largest]);
+    dims[largest] = 1;
+  }
+}
+
 void check_status(dc_status s) {
   if (s < DC_OK || s > DC_ERR_INTERNAL) broken();
   if (s != DC_OK && dc_last_error()[0] == '\0') broken();
@@ -70,18 +88,12 @@ struct Program {
     if (k < 7) return nullptr;
     return reinterpret_cast<dc_kv_ring*>(foreign);
   }
-  // A shape of edge values, with sizes that would really be allocated kept under 2^22 elements.
+  // A shape of edge values (see bound()).
   int shape(Input& in, int64_t* s) {
     const int ndim = in.byte() % 6 == 5 ? in.pick(kInts) : in.byte() % 5;
     const int n = ndim < 0 ? 0 : ndim > DC_MAX_DIMS ? DC_MAX_DIMS : ndim;
-    double product = 1;
-    bool bad = false;
-    for (int i = 0; i < n; ++i) {
-      s[i] = in.pick(kDims);
-      bad = bad || s[i] < 0;
-      product *= double(s[i]);
-    }
-    if (!bad && n > 0 && product > double(1 << 22) && product < double(int64_t(1) << 48)) s[n - 1] = 1;
+    for (int i = 0; i < n; ++i) s[i] = in.pick(kDims);
+    bound(s, n);
     return ndim;
   }
   void keep(dc_status s, dc_tensor* t) {
@@ -133,7 +145,8 @@ struct Program {
         for (int i = 0; i < DC_MAX_DIMS; ++i) s2[i] = in.pick(kOffsets);
         const size_t size = size_t(in.byte()) * 16;
         wrapped.emplace_back(new unsigned char[size + 8]());
-        const size_t bytes = in.byte() % 2 ? size : size_t(in.pick(kOffsets));
+        // `bytes` is the caller's word for the buffer's size: never more than it really has.
+        const size_t bytes = in.byte() % 2 ? size : std::min(size, size_t(in.byte()) * 4);
         unsigned char* data = in.byte() % 8 ? wrapped.back().get() : nullptr;
         keep(dc_tensor_wrap(dc_dtype(in.byte() % 7), nd, s1, in.byte() % 2 ? s2 : nullptr,
                             data, bytes, nullptr, nullptr, &out),
@@ -204,7 +217,7 @@ struct Program {
         p.weight = in.byte() % 2 ? w : nullptr;
         p.shift = p.scale = in.byte() % 2 ? g : nullptr;
         p.eps = float(in.byte()) * 1e-3f;
-        expect_refused(in.byte() % 2 ? dc_layernorm(x, o, &p) : dc_rmsnorm(x, o, &p), {x, o});
+        expect_refused(in.byte() % 2 ? dc_layernorm(x, o, &p) : dc_rmsnorm(x, o, &p), {x, o, p.weight, p.shift});
         break;
       }
       case 13: {
@@ -241,8 +254,10 @@ struct Program {
       }
       case 17: {
         dc_kv_ring* r = nullptr;
+        int64_t d[4] = {in.pick(kDims), in.pick(kDims), in.pick(kDims), in.pick(kDims)};
+        bound(d, 4);
         const dc_status st = dc_kv_ring_create(dc_dtype(in.byte() % 7), dc_device(in.byte() % 3),
-                                               in.pick(kDims), in.pick(kDims), in.pick(kDims), in.pick(kDims), &r);
+                                               d[0], d[1], d[2], d[3], &r);
         check_status(st);
         if (st == DC_OK) rings.push_back(r);
         break;
@@ -253,8 +268,10 @@ struct Program {
         dc_kv_ring_state s;
         const bool bad = r == reinterpret_cast<dc_kv_ring*>(foreign) ||
                          std::find(stale_rings.begin(), stale_rings.end(), r) != stale_rings.end();
-        dc_status st = in.byte() % 2 ? dc_kv_ring_append(r, k, v) : dc_kv_ring_state_get(r, &s);
-        expect_refused(st, {k, v});
+        const bool append = in.byte() % 2;
+        dc_status st = append ? dc_kv_ring_append(r, k, v) : dc_kv_ring_state_get(r, &s);
+        if (append) expect_refused(st, {k, v});
+        check_status(st);
         if (bad && st == DC_OK) broken();
         if (in.byte() % 4 == 0) {
           st = dc_kv_ring_release(r);
