@@ -14,6 +14,9 @@ const MiB = 1024 * 1024;
 // Leaking only the native handles of 100 000 tensors (~200 bytes each) would exceed the
 // tolerance; leaking their 4 KiB storage would exceed it 25 times over.
 const RSS_TOLERANCE = 16 * MiB;
+// Under AddressSanitizer (npm run test:sanitize) freed memory is held in ASan's quarantine, so
+// RSS says nothing about the pool there; the pool's own statistics are still checked.
+const checkRss = process.env['DITCACHE_SANITIZED'] !== '1';
 const CHUNK = 10_000;
 
 setFlagsFromString('--expose-gc');
@@ -47,7 +50,7 @@ describe('memory', () => {
     const rss1 = await settledRss();
     const after = runtime.memoryStats();
 
-    expect(rss1 - rss0, `RSS grew by ${((rss1 - rss0) / MiB).toFixed(1)} MiB`).toBeLessThan(RSS_TOLERANCE);
+    if (checkRss) expect(rss1 - rss0, `RSS grew by ${((rss1 - rss0) / MiB).toFixed(1)} MiB`).toBeLessThan(RSS_TOLERANCE);
     expect(after.bytesInUse).toBe(before.bytesInUse);
     expect(after.allocations - before.allocations).toBe(COUNT);
     expect(after.cacheHits - before.cacheHits).toBe(COUNT);
@@ -88,7 +91,7 @@ describe('memory', () => {
     const rss1 = await settledRss();
     const after = runtime.memoryStats();
 
-    expect(rss1 - rss0, `RSS grew by ${((rss1 - rss0) / MiB).toFixed(1)} MiB`).toBeLessThan(RSS_TOLERANCE);
+    if (checkRss) expect(rss1 - rss0, `RSS grew by ${((rss1 - rss0) / MiB).toFixed(1)} MiB`).toBeLessThan(RSS_TOLERANCE);
     expect(after.bytesInUse).toBe(before.bytesInUse);
     // One pooled block for t and one for the softmax output per cycle, all served from the cache.
     expect(after.allocations - before.allocations).toBe(2 * 5_000);
