@@ -190,7 +190,10 @@ struct Program {
         p.bias = in.byte() % 2 ? bias : nullptr;
         p.activation = dc_activation(in.pick(kInts));
         p.residual = in.byte() % 2 ? o : nullptr;
-        expect_refused(dc_gemm(a, w, o, in.byte() % 2 ? &p : nullptr), {a, w, o, p.bias});
+        // Without params the bias is not an argument, so only passed handles must be refused.
+        const bool with_params = in.byte() % 2;
+        expect_refused(dc_gemm(a, w, o, with_params ? &p : nullptr),
+                       {a, w, o, with_params ? p.bias : nullptr});
         break;
       }
       case 11: {
