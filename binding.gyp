@@ -8,6 +8,7 @@
     'avx2_flags': ['-mavx2', '-mfma', '-mf16c'],
     'avx512_flags': ['-mavx512f', '-mavx512bw', '-mavx512dq', '-mavx512vl'],
     'avx512_bf16_flags': ['-mavx512bf16'],
+    'amx_flags': ['-mamx-tile', '-mamx-bf16'],
   },
   'target_defaults': {
     # Node-API headers from the npm package, ahead of node-gyp's nodedir, so the addon is built
@@ -23,7 +24,7 @@
       'CLANG_CXX_LANGUAGE_STANDARD': 'c++17',
     },
     'conditions': [
-      ['target_arch=="x64"', {'defines': ['DC_HAVE_AVX2=1', 'DC_HAVE_AVX512=1', 'DC_HAVE_AVX512_BF16=1']}],
+      ['target_arch=="x64"', {'defines': ['DC_HAVE_AVX2=1', 'DC_HAVE_AVX512=1', 'DC_HAVE_AVX512_BF16=1', 'DC_HAVE_AMX=1']}],
     ],
   },
   'targets': [
@@ -43,7 +44,7 @@
       'include_dirs': ['<!(node -p "require(\'node-addon-api\').include_dir")'],
       'defines': ['NAPI_VERSION=9', 'NAPI_CPP_EXCEPTIONS', 'NODE_ADDON_API_CPP_EXCEPTIONS_ALL', 'NODE_ADDON_API_DISABLE_DEPRECATED'],
       'conditions': [
-        ['target_arch=="x64"', {'dependencies': ['ditcache_isa_avx2', 'ditcache_isa_avx512', 'ditcache_isa_avx512_bf16']}],
+        ['target_arch=="x64"', {'dependencies': ['ditcache_isa_avx2', 'ditcache_isa_avx512', 'ditcache_isa_avx512_bf16', 'ditcache_isa_amx']}],
       ],
     },
   ],
@@ -73,6 +74,14 @@
           'cflags_cc': ['<@(avx2_flags)', '<@(avx512_flags)', '<@(avx512_bf16_flags)'],
           'xcode_settings': {'OTHER_CPLUSPLUSFLAGS': ['<@(avx2_flags)', '<@(avx512_flags)', '<@(avx512_bf16_flags)']},
           'sources': ['<!@(<(cpp_in) -r native/src/cpu/avx512_bf16)'],
+        },
+        {
+          'target_name': 'ditcache_isa_amx',
+          'type': 'static_library',
+          'defines': ['DC_ISA_NS=amx'],
+          'cflags_cc': ['<@(avx2_flags)', '<@(avx512_flags)', '<@(avx512_bf16_flags)', '<@(amx_flags)'],
+          'xcode_settings': {'OTHER_CPLUSPLUSFLAGS': ['<@(avx2_flags)', '<@(avx512_flags)', '<@(avx512_bf16_flags)', '<@(amx_flags)']},
+          'sources': ['<!@(<(cpp_in) -r native/src/cpu/amx)'],
         },
       ],
     }],

@@ -49,14 +49,19 @@ export class Tensor {
   readonly #shape: readonly number[];
   readonly #dtype: DType;
   readonly #device: Device;
+  readonly #packed: boolean;
   #disposed = false;
 
   /** @internal Use tensor(), empty() or zeros(); `known` saves asking the addon what the caller knows. */
-  constructor(native: NativeTensor, known?: { shape: readonly number[]; dtype: DType; device: Device }) {
+  constructor(
+    native: NativeTensor,
+    known?: { shape: readonly number[]; dtype: DType; device: Device; packed?: boolean },
+  ) {
     this.native = native;
     this.#shape = Object.freeze(known ? [...known.shape] : native.shape);
     this.#dtype = known ? known.dtype : DTYPES[native.dtype]!;
     this.#device = known ? known.device : native.device === 1 ? 'cuda' : 'cpu';
+    this.#packed = known ? known.packed === true : native.packed;
   }
 
   get shape(): readonly number[] {
@@ -72,6 +77,13 @@ export class Tensor {
   get device(): Device {
     this.live();
     return this.#device;
+  }
+  /**
+   * A GEMM weight packed once into the kernels' panel layout (ops.packWeight): only ops.gemm reads
+   * it, as its weight; views, copies and reads are refused.
+   */
+  get packed(): boolean {
+    return this.#packed;
   }
   get numel(): number {
     return this.#shape.reduce((a, b) => a * b, 1);

@@ -5,6 +5,8 @@ export interface NativeTensor {
   readonly strides: number[];
   readonly dtype: number;
   readonly device: number;
+  /** A GEMM weight packed by packWeight (only gemm reads it). */
+  readonly packed: boolean;
   readonly disposed: boolean;
   readonly storageBytes: number;
   dispose(): void;
@@ -102,6 +104,7 @@ export interface NativeBinding {
   adoptHandle(handle: bigint): NativeTensor;
 
   gemm: Op<[NativeTensor, NativeTensor, NativeTensor, NativeGemmOptions]>;
+  packWeight(w: NativeTensor, dtype: number): NativeTensor;
   attention: Op<[NativeTensor, NativeTensor, NativeTensor, NativeTensor, NativeAttentionOptions]>;
   layernorm: Op<[NativeTensor, NativeTensor, NativeNormOptions]>;
   rmsnorm: Op<[NativeTensor, NativeTensor, NativeNormOptions]>;

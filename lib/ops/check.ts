@@ -35,8 +35,13 @@ export function expectSameShape(a: Tensor, an: string, b: Tensor, bn: string): v
 }
 
 export function expectDtype(t: Tensor, name: string, ...dtypes: DType[]): void {
-  if (!dtypes.includes(t.dtype)) {
-    throw dtypeError(`${name}: expected dtype ${dtypes.join(' or ')}, got ${t.dtype}`);
+  expectDtypeValue(t.dtype, name, ...dtypes);
+}
+
+/** A dtype given as an option (not yet a tensor's). */
+export function expectDtypeValue(dtype: unknown, name: string, ...dtypes: DType[]): asserts dtype is DType {
+  if (!dtypes.includes(dtype as DType)) {
+    throw dtypeError(`${name}: expected dtype ${dtypes.join(' or ')}, got ${String(dtype)}`);
   }
 }
 

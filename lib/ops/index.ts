@@ -1,7 +1,7 @@
 // The op surface: synchronous ops, the same ops returning Promises under `ops.async`, and timed
 // forms for benchmarks under `ops.timed`.
 import { attention } from './attention.js';
-import { gemm } from './gemm.js';
+import { gemm, packWeight } from './gemm.js';
 import { patchify, unpatchify } from './layout.js';
 import { motionScore, residualDistance } from './metrics.js';
 import { activate, add, axpby, layerNorm, modulate, mul, rmsNorm, rope, softmax } from './rowwise.js';
@@ -33,8 +33,9 @@ function pick<F extends 'sync' | 'async' | 'timed'>(form: F) {
   return Object.fromEntries(Object.entries(pairs).map(([name, pair]) => [name, pair[form]]));
 }
 
-export const ops: SyncOps & { async: AsyncOps; timed: TimedOps } = Object.freeze({
+export const ops: SyncOps & { packWeight: typeof packWeight; async: AsyncOps; timed: TimedOps } = Object.freeze({
   ...(pick('sync') as SyncOps),
+  packWeight,
   async: Object.freeze(pick('async') as AsyncOps),
   /** ops.timed.x(repeat, ...args): seconds of each of `repeat` back-to-back runs, timed natively. */
   timed: Object.freeze(pick('timed') as TimedOps),

@@ -163,6 +163,7 @@ typedef struct dc_tensor_desc {
   void* data;                   /* address of element [0,...,0] */
   int64_t numel;
   int contiguous;               /* row-major dense */
+  int packed;                   /* a GEMM weight packed by dc_gemm_pack_weight (strides are 0) */
 } dc_tensor_desc;
 
 /* New tensor with uninitialised contents from the library's caching allocator. */
@@ -201,8 +202,10 @@ DC_API dc_status dc_fill(dc_tensor* t, double value);
 DC_API dc_status dc_synchronize(dc_device device);
 
 /* ---------------------------------------------------------------- ops
- * Floating tensors are F32 on the CPU (the GEMM weight may be BF16); F32/F16/BF16 on CUDA with
- * F32 accumulation. "Rows" means every index of all but the last dimension; the last dimension
+ * Floating tensors are F32 or BF16 on the CPU, F32/F16/BF16 on CUDA, always with F32 arithmetic
+ * inside (accumulation, norm statistics, softmax): BF16 operands are widened exactly and results
+ * rounded to nearest even once, when they are written. Where an op takes several float operands,
+ * they share one dtype unless the op says otherwise. "Rows" means every index of all but the last dimension; the last dimension
  * must have stride 1, the others may have any non-negative stride.
  *
  * Grouped per-row parameters: a [G, C] tensor applied to X with R rows (R % G == 0) uses row
@@ -223,9 +226,22 @@ typedef struct dc_gemm_params {
 } dc_gemm_params;
 
 /* out[r, n] = residual[r, n] + gate[g(r), n] * act(sum_k a[r, k] * w[n, k] + bias[n])
- * a: [.., K] rows; w: [N, K] (a Linear weight) F32 or BF16; out: [.., N] with a's row count. */
+ * a: [.., K] rows; w: [N, K] (a Linear weight), or a weight packed by dc_gemm_pack_weight;
+ * out: [.., N] with a's row count.
+ * CPU dtypes: a, w, out, bias, gate and residual are each F32 or BF16, independently. With a BF16
+ * weight, the products are bf16 x bf16 (a is rounded to bf16: AMX tiles or vdpbf16ps where the
+ * CPU has them, see dc_cpu_isa), summed in fp32; with an F32 weight they are fp32 FMAs.
+ * CUDA: a, out, bias, gate and residual share one dtype; w has it or is BF16. */
 DC_API dc_status dc_gemm(const dc_tensor* a, const dc_tensor* w, dc_tensor* out,
                          const dc_gemm_params* params);
+
+/* Packs a Linear weight w [N, K] (F32 or BF16, any row stride, on the CPU) once into the panel
+ * layout the CPU GEMM kernels read, as `dtype` (F32 or BF16): a new tensor of shape [N, K] whose
+ * storage only dc_gemm reads (as its w; every other op refuses it). A packed weight saves each
+ * dc_gemm the repacking of W (a few % of an fp32 GEMM, much more for small M) and is read by the
+ * AMX kernels as tiles in place. The layout does not depend on the ISA: dc_cpu_set_isa may change
+ * after packing. Thread-safe; w is only read. */
+DC_API dc_status dc_gemm_pack_weight(const dc_tensor* w, dc_dtype dtype, dc_tensor** packed);
 
 typedef struct dc_attention_params {
   float scale;                /* 0 = head_dim^-0.5 */

@@ -9,6 +9,7 @@
 #include "errors.h"
 #include "op_call.h"
 #include "ops.h"
+#include "tensor_object.h"
 
 namespace dcnode {
 
@@ -38,6 +39,16 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   p.residual = call.optional_tensor(field(o, "residual"), "residual");
   p.activation = dc_activation(code_arg(info.Env(), field(o, "activation"), "activation", 0));
   return call.run(mode_arg(info, 4), [=] { return dc_gemm(a, w, out, &p); });
+}
+
+// A new tensor: w packed once into the GEMM's panel layout (synchronous: it runs once, at load).
+Napi::Value PackWeight(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  dc_tensor* w = TensorObject::FromValue(env, info[0], "w")->handle();
+  const dc_dtype dtype = dc_dtype(code_arg(env, info[1], "dtype"));
+  dc_tensor* packed = nullptr;
+  check(env, dc_gemm_pack_weight(w, dtype, &packed));
+  return TensorObject::Wrap(env, packed);
 }
 
 Napi::Value Attention(const Napi::CallbackInfo& info) {
@@ -212,6 +223,7 @@ Napi::Value Fill(const Napi::CallbackInfo& info) {
 
 void register_ops(Napi::Env env, Napi::Object exports) {
   exports.Set("gemm", Napi::Function::New(env, Gemm));
+  exports.Set("packWeight", Napi::Function::New(env, PackWeight));
   exports.Set("attention", Napi::Function::New(env, Attention));
   exports.Set("layernorm", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return Norm(i, false); }));
   exports.Set("rmsnorm", Napi::Function::New(env, [](const Napi::CallbackInfo& i) { return Norm(i, true); }));

@@ -123,6 +123,7 @@ Napi::Function TensorObject::Define(Napi::Env env) {
                          InstanceAccessor<&TensorObject::Strides>("strides"),
                          InstanceAccessor<&TensorObject::Dtype>("dtype"),
                          InstanceAccessor<&TensorObject::Device>("device"),
+                         InstanceAccessor<&TensorObject::Packed>("packed"),
                          InstanceAccessor<&TensorObject::Disposed>("disposed"),
                          InstanceAccessor<&TensorObject::StorageBytes>("storageBytes"),
                          InstanceMethod<&TensorObject::Dispose>("dispose"),
@@ -219,6 +220,12 @@ Napi::Value TensorObject::Dtype(const Napi::CallbackInfo& info) {
   dc_tensor_desc d;
   check(info.Env(), dc_tensor_describe(live(info.Env()), &d));
   return Napi::Number::New(info.Env(), d.dtype);
+}
+
+Napi::Value TensorObject::Packed(const Napi::CallbackInfo& info) {
+  dc_tensor_desc d;
+  check(info.Env(), dc_tensor_describe(live(info.Env()), &d));
+  return Napi::Boolean::New(info.Env(), d.packed != 0);
 }
 
 Napi::Value TensorObject::Device(const Napi::CallbackInfo& info) {

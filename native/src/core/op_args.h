@@ -10,19 +10,26 @@ namespace dc {
 
 struct GemmArgs {
   int64_t M = 0, N = 0, K = 0;
-  dc_dtype dtype = DC_F32;      // of a, out, bias, gate, residual
   const void* a = nullptr;      // [M, K], row stride lda
   int64_t lda = 0;
-  const void* w = nullptr;      // [N, K], row stride ldw
+  dc_dtype a_dtype = DC_F32;    // F32 or BF16 (CPU); the dtype of every operand (CUDA)
+  // W: a Linear weight [N, K], row-major with row stride ldw, or packed once into the panels of
+  // cpu/impl/gemm_panels.h (w_packed; ldw unused).
+  const void* w = nullptr;
   int64_t ldw = 0;
-  dc_dtype w_dtype = DC_F32;    // F32 or BF16 (CPU); like dtype or BF16 (CUDA)
+  dc_dtype w_dtype = DC_F32;    // F32 or BF16 (CPU); like a_dtype or BF16 (CUDA)
+  bool w_packed = false;
   void* out = nullptr;          // [M, N], row stride ldo
   int64_t ldo = 0;
+  dc_dtype out_dtype = DC_F32;
   const void* bias = nullptr;   // [N]
+  dc_dtype bias_dtype = DC_F32;
   dc_activation act = DC_ACT_NONE;
   Grouped gate;                 // [G, N]
-  const void* residual = nullptr;  // [M, N], row stride ldr; may equal out
+  dc_dtype gate_dtype = DC_F32;
+  const void* residual = nullptr;  // [M, N], row stride ldr; may equal out (then out's dtype)
   int64_t ldr = 0;
+  dc_dtype residual_dtype = DC_F32;
 };
 
 struct AttentionArgs {

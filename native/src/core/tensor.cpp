@@ -91,8 +91,8 @@ bool address_range(int ndim, const int64_t* shape, const int64_t* strides, int64
   return true;
 }
 
-// A registered handle holding one reference to `s`, which it takes over: when this throws
-// (std::bad_alloc), that reference is dropped.
+}  // namespace
+
 dc_tensor* new_tensor(Storage* s, int64_t offset, dc_dtype dtype, int ndim, const int64_t* shape,
                       const int64_t* strides) {
   std::unique_ptr<dc_tensor> t;
@@ -113,6 +113,8 @@ dc_tensor* new_tensor(Storage* s, int64_t offset, dc_dtype dtype, int ndim, cons
   }
   return t.release();
 }
+
+namespace {
 
 // The given strides (non-negative), or row-major ones when `strides` is NULL.
 dc_status resolve_strides(int ndim, const int64_t* shape, const int64_t* strides, int64_t* st) {
@@ -159,10 +161,18 @@ dc_status check_shape_args(int ndim, const int64_t* shape, int64_t* numel) {
   return DC_OK;
 }
 
-dc_status check_tensor(const dc_tensor* t, const char* what) {
+dc_status check_handle(const dc_tensor* t, const char* what) {
   if (!t) return fail(DC_ERR_INVALID_ARGUMENT, "%s: tensor handle is NULL", what);
   if (!tensor_handles().live(t))
     return fail(DC_ERR_INVALID_ARGUMENT, "%s: not a live tensor handle (released or foreign)", what);
+  return DC_OK;
+}
+
+dc_status check_tensor(const dc_tensor* t, const char* what) {
+  DC_TRY(check_handle(t, what));
+  if (t->packed)
+    return fail(DC_ERR_INVALID_ARGUMENT,
+                "%s: a packed GEMM weight is read only by dc_gemm, as its w", what);
   return DC_OK;
 }
 
@@ -385,14 +395,14 @@ dc_status dc_tensor_view(const dc_tensor* base, int64_t offset, int ndim, const 
 }
 
 dc_status dc_tensor_retain(dc_tensor* t) {
-  DC_TRY(check_tensor(t, "tensor"));
+  DC_TRY(check_handle(t, "tensor"));
   t->refs.fetch_add(1, std::memory_order_relaxed);
   return DC_OK;
 }
 
 dc_status dc_tensor_release(dc_tensor* t) {
   if (!t) return DC_OK;
-  DC_TRY(check_tensor(t, "tensor"));
+  DC_TRY(check_handle(t, "tensor"));
   if (t->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
     t->storage->drop();
     tensor_handles().retire(t);
@@ -401,7 +411,7 @@ dc_status dc_tensor_release(dc_tensor* t) {
 }
 
 dc_status dc_tensor_describe(const dc_tensor* t, dc_tensor_desc* d) {
-  DC_TRY(check_tensor(t, "tensor"));
+  DC_TRY(check_handle(t, "tensor"));
   if (!d) return fail(DC_ERR_INVALID_ARGUMENT, "desc is NULL");
   d->dtype = t->dtype;
   d->device = t->device();
@@ -412,12 +422,13 @@ dc_status dc_tensor_describe(const dc_tensor* t, dc_tensor_desc* d) {
   }
   d->data = t->data();
   d->numel = t->numel();
-  d->contiguous = t->contiguous();
+  d->contiguous = !t->packed && t->contiguous();
+  d->packed = t->packed;
   return DC_OK;
 }
 
 dc_status dc_tensor_storage_bytes(const dc_tensor* t, size_t* bytes) {
-  DC_TRY(check_tensor(t, "tensor"));
+  DC_TRY(check_handle(t, "tensor"));
   if (!bytes) return fail(DC_ERR_INVALID_ARGUMENT, "bytes is NULL");
   *bytes = t->storage->bytes;
   return DC_OK;

@@ -45,6 +45,9 @@ struct dc_tensor {
   int ndim = 0;
   int64_t shape[DC_MAX_DIMS] = {};
   int64_t strides[DC_MAX_DIMS] = {};
+  // A GEMM weight [N, K] packed into the panels of cpu/gemm_panels.h (dc_gemm_pack_weight): its
+  // storage is not addressable by shape and strides, so only dc_gemm (as w) reads it.
+  bool packed = false;
 
   dc_device device() const { return storage->device; }
   int64_t numel() const;
@@ -58,8 +61,14 @@ struct dc_tensor {
 
 namespace dc {
 
+// A registered handle holding one reference to `s`, which it takes over (dropped if this throws).
+dc_tensor* new_tensor(Storage* s, int64_t offset, dc_dtype dtype, int ndim, const int64_t* shape,
+                      const int64_t* strides);
+
 // Validation shared by every entry point. Each returns DC_OK or records a message naming `what`.
-// check_tensor reports NULL, released and foreign handles without reading their memory.
+// check_handle reports NULL, released and foreign handles without reading their memory;
+// check_tensor also refuses packed weights, which only the entry points that say so accept.
+dc_status check_handle(const dc_tensor* t, const char* what);
 dc_status check_tensor(const dc_tensor* t, const char* what);
 dc_status check_optional(const dc_tensor* t, const char* what);  // NULL allowed
 dc_status check_shape_args(int ndim, const int64_t* shape, int64_t* numel);

@@ -8,8 +8,9 @@ namespace dc::cpu {
 
 struct KernelTable {
   dc_isa isa;
-  void (*gemm)(const GemmArgs&);       // F32 weights
-  void (*gemm_bf16)(const GemmArgs&);  // BF16 weights: vdpbf16ps where the CPU has it, else widened while packing
+  void (*gemm)(const GemmArgs&);       // F32 weights (row-major or packed)
+  void (*gemm_bf16)(const GemmArgs&);  // BF16 weights: AMX tiles or vdpbf16ps where the CPU has them, else widened
+  void (*pack_weight)(const GemmArgs&, dc_dtype to, void* dst);  // gemm_panels.h
   void (*attention)(const AttentionArgs&);
   void (*norm)(const NormArgs&);
   void (*elementwise)(const ElementwiseArgs&);

@@ -183,18 +183,18 @@ dc_status gemm(const GemmArgs& g) {
     return fail(DC_ERR_SHAPE, "out and residual rows must not overlap (row strides %lld, %lld < %lld)",
                 (long long)g.ldo, (long long)g.ldr, (long long)g.N);
   if (g.K == 0) return gemm_finish(g, nullptr, 0);
-  Matmul m{g.M, g.N, g.K, g.dtype, g.w, g.ldw, g.a, g.lda, nullptr, 0, g.out, g.ldo,
+  Matmul m{g.M, g.N, g.K, g.a_dtype, g.w, g.ldw, g.a, g.lda, nullptr, 0, g.out, g.ldo,
            lt::kEpilogueDefault, g.bias};
   // cuBLASLt reads one input type and needs row strides of at least a row: bf16 weights next to
   // f32/f16 activations are widened (exactly, for f32), and overlapping rows made dense.
   std::optional<DeviceBuffer> w_dense, a_dense, product;
-  if (g.w_dtype != g.dtype || g.ldw < g.K) {
-    DC_TRY(dense_copy(g.w, g.w_dtype, g.N, g.K, g.ldw, g.dtype, &w_dense));
+  if (g.w_dtype != g.a_dtype || g.ldw < g.K) {
+    DC_TRY(dense_copy(g.w, g.w_dtype, g.N, g.K, g.ldw, g.a_dtype, &w_dense));
     m.w = w_dense->get();
     m.ldw = g.K;
   }
   if (g.lda < g.K) {
-    DC_TRY(dense_copy(g.a, g.dtype, g.M, g.K, g.lda, g.dtype, &a_dense));
+    DC_TRY(dense_copy(g.a, g.a_dtype, g.M, g.K, g.lda, g.a_dtype, &a_dense));
     m.a = a_dense->get();
     m.lda = g.K;
   }
@@ -211,7 +211,7 @@ dc_status gemm(const GemmArgs& g) {
   }
   // The residual may be `out` itself, so the product goes to scratch when there is one.
   if (g.residual) {
-    product.emplace(size_t(g.M * g.N) * dc_dtype_size(g.dtype));
+    product.emplace(size_t(g.M * g.N) * dc_dtype_size(g.a_dtype));
     m.d = product->get();
     m.ldd = g.N;
   }

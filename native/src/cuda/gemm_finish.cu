@@ -28,7 +28,7 @@ __global__ void finish_kernel(GemmArgs a, const T* t, int64_t ldt) {
 }  // namespace
 
 dc_status gemm_finish(const GemmArgs& a, const void* t, int64_t ldt) {
-  return with_float_type(a.dtype, [&](auto tag) {
+  return with_float_type(a.a_dtype, [&](auto tag) {
     using T = decltype(tag);
     constexpr int kThreads = 256;
     finish_kernel<T><<<grid_for(a.M * a.N, kThreads * 4), kThreads, 0, stream()>>>(

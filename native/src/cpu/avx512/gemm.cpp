@@ -10,6 +10,10 @@ void gemm_f32(const GemmArgs& g) { run_gemm<StepF32, Transposed<WeightsF32>, Sha
 
 void gemm_bf16(const GemmArgs& g) { run_gemm<StepF32, WeightsBf16Widened, Shape>(g); }
 
+void pack_weight(const GemmArgs& g, dc_dtype to, void* dst) {
+  pack_weight_panels<Transposed<WeightsF32>, WeightsBf16Widened, Transposed<WeightsBf16Pairs>, WeightsF32Pairs>(g, to, static_cast<uint32_t*>(dst));
+}
+
 double fma_peak_loop(int64_t iterations) { return run_fma_peak_loop<StepF32, 16>(iterations); }
 
 }  // namespace dc::cpu::DC_ISA_NS

@@ -9,35 +9,22 @@
 namespace dc::cpu::DC_ISA_NS {
 namespace {
 
-// float to bf16 bits, rounding to nearest even and keeping NaNs quiet (as core/half.h).
-inline uint32_t bf16_bits(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  if ((u & 0x7fffffff) > 0x7f800000) return (u >> 16) | 0x40;
-  return (u + 0x7fff + ((u >> 16) & 1)) >> 16;
-}
-
 // bf16 pairs along k (low half = even k), the operand layout of vdpbf16ps; odd K padded with 0.
 struct StepBf16Pairs {
   using AElem = uint32_t;
   using BElem = uint32_t;
   using VA = __m512bh;
   using VB = __m512bh;
+  static constexpr dc_dtype kPanelDtype = DC_BF16;
   static int64_t steps(int64_t K) { return (K + 1) / 2; }
-  static uint32_t a_element(const float* row, int64_t K, int64_t step) {
+  template <class Src>
+  static uint32_t a_element(const Src* row, int64_t K, int64_t step) {
     const int64_t k = 2 * step;
-    return bf16_bits(row[k]) | (k + 1 < K ? bf16_bits(row[k + 1]) << 16 : 0u);
+    return a_bf16(row[k]) | (k + 1 < K ? a_bf16(row[k + 1]) << 16 : 0u);
   }
   static VB load_b(const uint32_t* p) { return (__m512bh)_mm512_loadu_si512(p); }
   static VA broadcast_a(const uint32_t* p) { return (__m512bh)_mm512_set1_epi32(int(*p)); }
   static vf madd(vf acc, VA a, VB b) { return _mm512_dpbf16_ps(acc, a, b); }
-};
-
-struct WeightsBf16Pairs : WeightSource<WeightsBf16Pairs, uint16_t, 2> {
-  static uint32_t step(const uint16_t* row, int64_t K, int64_t step) {
-    const int64_t k = 2 * step;
-    return uint32_t(row[k]) | (k + 1 < K ? uint32_t(row[k + 1]) << 16 : 0u);
-  }
 };
 
 }  // namespace

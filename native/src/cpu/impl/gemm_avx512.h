@@ -1,5 +1,5 @@
 // The AVX-512 pieces of the GEMM shared by the avx512, avx512_bf16 and amx folders: the 16 x 16
-// transpose that packs W, and the tile shape (14 x 32: 28 zmm accumulators, the B row in two
+// transpose that packs W into its panels, and the tile shape (14 x 32: 28 zmm accumulators, the B row in two
 // more, A broadcast from memory).
 #pragma once
 #include "gemm.h"  // vec_math.h brings <immintrin.h>
@@ -39,30 +39,26 @@ inline void transpose16x16(__m512 r[16]) {
 // tokens is a tenth of the product.
 template <class Base>
 struct Transposed : Base {
-  template <class Step, int NR>
-  static void pack_panel(const GemmArgs& g, int64_t n0, int cols, int64_t ksteps,
-                         typename Step::BElem* panel) {
-    static_assert(sizeof(typename Step::BElem) == 4 && NR % 16 == 0, "32-bit steps, whole blocks");
+  static void pack_panel(const GemmArgs& g, int64_t n0, int cols, int64_t ksteps, uint32_t* panel) {
+    constexpr int64_t NR = kPanelCols;
     // Steps stored whole in W: all for fp32; for bf16 pairs, all but the half pair of an odd K.
     const int64_t whole = Base::kPerStep == 1 ? ksteps : g.K / 2;
     const int64_t vec_end = cols == NR ? whole / 16 * 16 : 0;
     const char* w = static_cast<const char*>(g.w);
     const int64_t row_bytes = g.ldw * int64_t(sizeof(typename Base::Elem));
     float* out = reinterpret_cast<float*>(panel);
-    // 16 rows at a time, each read as one stream, prefetched 8 lines ahead.
-    for (int h = 0; h < NR; h += 16) {
-      for (int64_t kb = 0; kb < vec_end; kb += 16) {
-        __m512 r[16];
-        for (int i = 0; i < 16; ++i) {
-          const char* row = w + (n0 + h + i) * row_bytes + kb * 4;
-          if (kb + 144 <= vec_end) _mm_prefetch(row + 512, _MM_HINT_T0);
-          r[i] = _mm512_loadu_ps(row);
-        }
-        transpose16x16(r);
-        for (int t = 0; t < 16; ++t) _mm512_store_ps(out + (kb + t) * NR + h, r[t]);
+    // 16 rows, each read as one stream, prefetched 8 lines ahead.
+    for (int64_t kb = 0; kb < vec_end; kb += 16) {
+      __m512 r[16];
+      for (int i = 0; i < 16; ++i) {
+        const char* row = w + (n0 + i) * row_bytes + kb * 4;
+        if (kb + 144 <= vec_end) _mm_prefetch(row + 512, _MM_HINT_T0);
+        r[i] = _mm512_loadu_ps(row);
       }
+      transpose16x16(r);
+      for (int t = 0; t < 16; ++t) _mm512_store_ps(out + (kb + t) * NR, r[t]);
     }
-    pack_b_elements<Step, Base, NR>(g, n0, cols, vec_end, ksteps, panel);
+    pack_b_elements<Base>(g, n0, cols, vec_end, ksteps, panel);
   }
 };
 

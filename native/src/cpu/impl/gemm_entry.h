@@ -7,6 +7,8 @@
 namespace dc::cpu::DC_ISA_NS {
 
 void gemm_f32(const GemmArgs& g);
+// W (row-major F32 or BF16) into `dst` in the panels of gemm_panels.h for dtype `to`.
+void pack_weight(const GemmArgs& g, dc_dtype to, void* dst);
 // BF16 weights: multiplied natively in the folders of ISAs with bf16 instructions, widened to
 // fp32 while packing in the others.
 void gemm_bf16(const GemmArgs& g);

@@ -3,7 +3,8 @@
 // its first n lanes, and vlanes resets the lanes past n of a result, so a kernel is one vector loop
 // with no scalar remainder.
 // vexp is the same algorithm on every ISA (Cody-Waite reduction, degree-6 polynomial, about 1 ulp),
-// so the three paths agree to rounding. VecSumD accumulates float lanes in double.
+// so the three paths agree to rounding. VecSumD accumulates float lanes in double. bf16 data is
+// loaded and stored through vload_bf16 / vstore_bf16 (bit-exact with core/half.h on every ISA).
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -51,6 +52,32 @@ inline vf vpow2i(vf n) {
 inline vf vrotate_pairs(vf x, vf cs) {
   const vf swapped = _mm512_permute_ps(x, 0xB1);
   return _mm512_fmaddsub_ps(x, _mm512_moveldup_ps(cs), _mm512_mul_ps(swapped, _mm512_movehdup_ps(cs)));
+}
+
+// bf16 lanes: widened exactly; narrowed rounding to nearest even with NaNs kept quiet (as
+// core/half.h), in integer arithmetic so that no BF16 instruction is needed.
+inline vf vload_bf16(const uint16_t* p) {
+  const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+inline vf vload_bf16_part(const uint16_t* p, int64_t n, float fill = 0.f) {
+  const __m256i h = _mm256_maskz_loadu_epi16(lane_mask(n), p);
+  const vf v = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  return _mm512_mask_mov_ps(_mm512_set1_ps(fill), lane_mask(n), v);
+}
+inline __m256i vnarrow_bf16(vf v) {
+  const __m512i u = _mm512_castps_si512(v), high = _mm512_srli_epi32(u, 16);
+  const __m512i lsb = _mm512_and_si512(high, _mm512_set1_epi32(1));
+  __m512i r = _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))), 16);
+  const __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+  r = _mm512_mask_mov_epi32(r, nan, _mm512_or_si512(high, _mm512_set1_epi32(0x40)));
+  return _mm512_cvtepi32_epi16(r);
+}
+inline void vstore_bf16(uint16_t* p, vf v) {
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), vnarrow_bf16(v));
+}
+inline void vstore_bf16_part(uint16_t* p, vf v, int64_t n) {
+  _mm256_mask_storeu_epi16(p, lane_mask(n), vnarrow_bf16(v));
 }
 
 struct VecSumD {
@@ -107,6 +134,34 @@ inline vf vpow2i(vf n) {
 inline vf vrotate_pairs(vf x, vf cs) {
   const vf swapped = _mm256_permute_ps(x, 0xB1);
   return _mm256_fmaddsub_ps(x, _mm256_moveldup_ps(cs), _mm256_mul_ps(swapped, _mm256_movehdup_ps(cs)));
+}
+
+inline vf vload_bf16(const uint16_t* p) {
+  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+inline vf vload_bf16_part(const uint16_t* p, int64_t n, float fill = 0.f) {
+  alignas(16) uint16_t h[8] = {};
+  for (int64_t i = 0; i < n; ++i) h[i] = p[i];
+  return vlanes(vload_bf16(h), n, fill);
+}
+inline __m128i vnarrow_bf16(vf v) {
+  const __m256i u = _mm256_castps_si256(v), high = _mm256_srli_epi32(u, 16);
+  const __m256i lsb = _mm256_and_si256(high, _mm256_set1_epi32(1));
+  __m256i r = _mm256_srli_epi32(_mm256_add_epi32(u, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff))), 16);
+  const __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+  r = _mm256_blendv_epi8(r, _mm256_or_si256(high, _mm256_set1_epi32(0x40)), nan);
+  // Values fit 16 bits, so the saturating pack keeps them; it works per 128-bit half.
+  const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(r, r), 0x08);
+  return _mm256_castsi256_si128(packed);
+}
+inline void vstore_bf16(uint16_t* p, vf v) {
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(p), vnarrow_bf16(v));
+}
+inline void vstore_bf16_part(uint16_t* p, vf v, int64_t n) {
+  alignas(16) uint16_t h[8];
+  _mm_store_si128(reinterpret_cast<__m128i*>(h), vnarrow_bf16(v));
+  for (int64_t i = 0; i < n; ++i) p[i] = h[i];
 }
 
 struct VecSumD {
@@ -191,6 +246,29 @@ inline vf vrotate_pairs(vf x, vf cs) {
   }
   return r;
 }
+
+inline float bf16_lane(uint16_t h) {
+  const uint32_t u = uint32_t(h) << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+inline uint16_t bf16_round(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  if ((u & 0x7fffffff) > 0x7f800000) return uint16_t((u >> 16) | 0x40);
+  return uint16_t((u + 0x7fff + ((u >> 16) & 1)) >> 16);
+}
+inline vf vload_bf16_part(const uint16_t* p, int64_t n, float fill = 0.f) {
+  vf v = vset(fill);
+  for (int64_t i = 0; i < n; ++i) v[i] = bf16_lane(p[i]);
+  return v;
+}
+inline vf vload_bf16(const uint16_t* p) { return vload_bf16_part(p, kLanes); }
+inline void vstore_bf16_part(uint16_t* p, vf v, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) p[i] = bf16_round(v[i]);
+}
+inline void vstore_bf16(uint16_t* p, vf v) { vstore_bf16_part(p, v, kLanes); }
 
 struct VecSumD {
   double s[kLanes] = {};

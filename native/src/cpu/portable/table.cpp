@@ -7,7 +7,7 @@ namespace dc::cpu::DC_ISA_NS {
 
 const KernelTable& table() {
   static const KernelTable t{
-      DC_ISA_PORTABLE,     gemm_f32, gemm_bf16, attention_kernel,
+      DC_ISA_PORTABLE,     gemm_f32, gemm_bf16, pack_weight, attention_kernel,
       norm_kernel,        elementwise_kernel, rope_kernel,       distance_kernel,
       motion_kernel,      fma_peak_loop,
   };

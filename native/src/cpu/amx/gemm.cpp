@@ -1,0 +1,174 @@
+// GEMM with bf16 weights on AMX tiles (tdpbf16ps): fp32 accumulation in tiles, A rounded to bf16
+// (as the avx512_bf16 kernel rounds it), the epilogue of gemm.h. Only this folder is compiled
+// with the AMX flags, so no tile instruction reaches code that runs on a CPU without them.
+//
+// A 32 x 32 block of out is four 16 x 16 fp32 accumulator tiles (0-3), fed per 32 k by two A
+// tiles (4-5: 16 rows of 32 bf16, read in place from A when A is bf16 with K a multiple of 32,
+// else from a bf16 copy of the block's rows) and two B tiles (6-7: 16 bf16 pairs x 16 columns,
+// exactly 1 KiB of a weight panel, gemm_panels.h). The accumulators stay in tiles for the whole
+// of K, so each output element leaves the tiles once. Rows are taken in blocks whose A fits in
+// L2 beside a pair of panels; every 32-column block of W is read once per row block.
+#include <cstring>
+
+#include "../impl/gemm_avx512.h"
+#include "../impl/gemm_entry.h"
+
+namespace dc::cpu::DC_ISA_NS {
+namespace {
+
+constexpr int kTile = 16;       // rows of every tile; columns of the accumulators
+constexpr int kTileK = 32;      // bf16 per A tile row
+constexpr int kBlock = 2 * kTile;
+constexpr size_t kABlockBytes = size_t(1) << 20;  // the bf16 rows of A of one row block
+constexpr int kMaxRowBlocks = 8;
+
+// The palette-1 configuration: every tile 16 rows of 64 bytes. Loaded by each thread before its
+// first tile instruction and released after its last, so no thread keeps tile state it does not
+// use (the kernel saves it on every context switch).
+class TileScope {
+ public:
+  TileScope() {
+    struct alignas(64) Config {
+      uint8_t palette = 1, start_row = 0, reserved[14] = {};
+      uint16_t colsb[16] = {};
+      uint8_t rows[16] = {};
+    } config;
+    for (int t = 0; t < 8; ++t) {
+      config.colsb[t] = 64;
+      config.rows[t] = kTile;
+    }
+    _tile_loadconfig(&config);
+  }
+  ~TileScope() { _tile_release(); }
+  TileScope(const TileScope&) = delete;
+  TileScope& operator=(const TileScope&) = delete;
+};
+
+// The weight's panels as BF16 pairs (StepPanels' view of the packed layout).
+struct AmxPanels {
+  using BElem = uint32_t;
+  static constexpr dc_dtype kPanelDtype = DC_BF16;
+};
+
+// c (32 x 32 floats, row stride 32) = A rows [a, a + 16 * MA) x the panels b[0..NB) over k_tiles.
+template <int MA, int NB>
+void tile_block(const uint16_t* a, int64_t a_stride, const uint32_t* b0, const uint32_t* b1,
+                int64_t k_tiles, float* c) {
+  _tile_zero(0);
+  if (NB == 2) _tile_zero(1);
+  if (MA == 2) _tile_zero(2);
+  if (MA == 2 && NB == 2) _tile_zero(3);
+  const uint16_t* a1 = a + kTile * a_stride;
+  for (int64_t kt = 0; kt < k_tiles; ++kt) {
+    _tile_loadd(4, a + kt * kTileK, a_stride * 2);
+    _tile_loadd(6, b0 + kt * kTile * kTile, 64);
+    if (NB == 2) _tile_loadd(7, b1 + kt * kTile * kTile, 64);
+    _tile_dpbf16ps(0, 4, 6);
+    if (NB == 2) _tile_dpbf16ps(1, 4, 7);
+    if (MA == 2) {
+      _tile_loadd(5, a1 + kt * kTileK, a_stride * 2);
+      _tile_dpbf16ps(2, 5, 6);
+      if (NB == 2) _tile_dpbf16ps(3, 5, 7);
+    }
+  }
+  _tile_stored(0, c, kBlock * 4);
+  if (NB == 2) _tile_stored(1, c + kTile, kBlock * 4);
+  if (MA == 2) _tile_stored(2, c + kTile * kBlock, kBlock * 4);
+  if (MA == 2 && NB == 2) _tile_stored(3, c + kTile * kBlock + kTile, kBlock * 4);
+}
+
+void tile_block_any(int ma, int nb, const uint16_t* a, int64_t a_stride, const uint32_t* b0,
+                    const uint32_t* b1, int64_t k_tiles, float* c) {
+  if (ma == 2) {
+    if (nb == 2) {
+      tile_block<2, 2>(a, a_stride, b0, b1, k_tiles, c);
+    } else {
+      tile_block<2, 1>(a, a_stride, b0, b1, k_tiles, c);
+    }
+  } else if (nb == 2) {
+    tile_block<1, 2>(a, a_stride, b0, b1, k_tiles, c);
+  } else {
+    tile_block<1, 1>(a, a_stride, b0, b1, k_tiles, c);
+  }
+}
+
+// Rows [m0, m0 + rows) of A as bf16 rows of kp elements (zero past K), then zero rows up to
+// `padded_rows`.
+void copy_a_rows(const GemmArgs& g, int64_t m0, int64_t rows, int64_t padded_rows, int64_t kp,
+                 uint16_t* dst) {
+  for (int64_t i = 0; i < rows; ++i) {
+    const char* src = static_cast<const char*>(g.a) + (m0 + i) * g.lda * lane_bytes(g.a_dtype);
+    uint16_t* d = dst + i * kp;
+    for (int64_t k = 0; k < kp; k += kLanes) {
+      const int64_t count = g.K - k >= kLanes ? kLanes : g.K > k ? g.K - k : 0;
+      const vf x = count > 0 ? load_lanes(src, g.a_dtype, k, count) : vset(0.f);
+      vstore_bf16(d + k, x);
+    }
+  }
+  std::memset(dst + rows * kp, 0, size_t(padded_rows - rows) * size_t(kp) * 2);
+}
+
+}  // namespace
+
+void gemm_bf16(const GemmArgs& g) {
+  const StepPanels<AmxPanels, Transposed<WeightsBf16Pairs>> panels(g);
+  const int64_t ksteps = panel_ksteps(DC_BF16, g.K), k_tiles = ksteps / kTile, kp = ksteps * 2;
+  // A is read in place when its rows are whole tiles of bf16; otherwise each row block is copied.
+  const bool a_in_place = g.a_dtype == DC_BF16 && g.K == kp;
+  const int64_t m_blocks = ceil_div(g.M, kBlock), n_blocks = ceil_div(g.N, kBlock);
+  int64_t rb = int64_t(kABlockBytes / size_t(kBlock * kp * 2));
+  rb = rb < 1 ? 1 : rb > kMaxRowBlocks ? kMaxRowBlocks : rb;
+  if (rb > m_blocks) rb = m_blocks;
+  const GemmParts parts = plan_parts(m_blocks, n_blocks, 2.0 * double(g.M) * double(g.N) * double(g.K));
+  // Per part: the bf16 rows of a row block (or of one tail block when A is read in place), then
+  // the 32 x 32 accumulator block.
+  const size_t a_bytes = size_t(a_in_place ? 1 : rb) * kBlock * size_t(kp) * 2;
+  const size_t part_bytes = (a_bytes + 63) / 64 * 64 + kBlock * kBlock * 4;
+  GemmScratch scratch(size_t(parts.count()) * part_bytes);
+
+  parallel_for(parts.count(), 1, [&](int64_t part_begin, int64_t part_end) {
+    const TileScope tiles;
+    for (int64_t part = part_begin; part < part_end; ++part) {
+      char* mine = scratch.as<char>() + size_t(part) * part_bytes;
+      uint16_t* a_copy = reinterpret_cast<uint16_t*>(mine);
+      float* c = reinterpret_cast<float*>(mine + (a_bytes + 63) / 64 * 64);
+      const int64_t pm = part / parts.tn, pn = part % parts.tn;
+      const int64_t m_begin = m_blocks * pm / parts.tm, m_end = m_blocks * (pm + 1) / parts.tm;
+      const int64_t n_begin = n_blocks * pn / parts.tn, n_end = n_blocks * (pn + 1) / parts.tn;
+      for (int64_t ic = m_begin; ic < m_end; ic += rb) {
+        const int64_t blocks = m_end - ic < rb ? m_end - ic : rb;
+        const int64_t row0 = ic * kBlock;
+        const int64_t rows = g.M - row0 < blocks * kBlock ? g.M - row0 : blocks * kBlock;
+        if (!a_in_place) copy_a_rows(g, row0, rows, blocks * kBlock, kp, a_copy);
+        for (int64_t jc = n_begin; jc < n_end; ++jc) {
+          const int64_t n0 = jc * kBlock;
+          const int cols = int(g.N - n0 < kBlock ? g.N - n0 : kBlock);
+          const uint32_t* b0 = panels.at(n0, 0);
+          const uint32_t* b1 = cols > kTile ? panels.at(n0 + kTile, 0) : b0;
+          for (int64_t ir = 0; ir < blocks; ++ir) {
+            const int64_t m0 = row0 + ir * kBlock;
+            const int block_rows = int(g.M - m0 < kBlock ? g.M - m0 : kBlock);
+            const uint16_t* a;
+            int64_t a_stride;
+            if (!a_in_place) {
+              a = a_copy + ir * kBlock * kp;
+              a_stride = kp;
+            } else if (block_rows == kBlock) {
+              a = static_cast<const uint16_t*>(g.a) + m0 * g.lda;
+              a_stride = g.lda;
+            } else {  // the last rows: tiles must not read past them
+              if (jc == n_begin) copy_a_rows(g, m0, block_rows, kBlock, kp, a_copy);
+              a = a_copy;
+              a_stride = kp;
+            }
+            tile_block_any(block_rows > kTile ? 2 : 1, cols > kTile ? 2 : 1, a, a_stride, b0, b1,
+                           k_tiles, c);
+            epilogue(g, c, kBlock, m0, block_rows, n0, cols);
+          }
+        }
+      }
+    }
+  });
+}
+
+}  // namespace dc::cpu::DC_ISA_NS
