@@ -1,6 +1,6 @@
 import { binding } from '../native/loader.js';
-import { empty, type Tensor } from '../tensor.js';
-import { expectDtype, expectInteger, expectNumber, expectRank, expectSameDevice, expectShape, expectTensor, optionalTensor } from './check.js';
+import { empty, type DType, type Tensor } from '../tensor.js';
+import { expectDtype, expectDtypeValue, expectInteger, expectNumber, expectRank, expectSameDevice, expectShape, expectTensor, optionalTensor } from './check.js';
 import { defineOp, into } from './define.js';
 import { shapeError } from '../util/errors.js';
 
@@ -19,9 +19,15 @@ export interface AttentionOptions {
   /** Rotary embedding on the fly: query i at position qPos0 + i, key j (prefix first) at kPos0 + j. */
   rope?: { freqs: Tensor; qPos0?: number; kPos0?: number };
   out?: Tensor;
+  /** dtype of the new `out` (default q's); on the CPU 'f32' or 'bf16'. */
+  dtype?: DType;
 }
 
-/** softmax(scale · q kᵀ + masks) v in one pass; q [B, H, Nq, D], k/v [B, H, Nk, D], any strides. */
+/**
+ * softmax(scale · q kᵀ + masks) v in one pass; q [B, H, Nq, D], k/v [B, H, Nk, D], any strides.
+ * q, k, v (and the prefix) share one dtype: f32, or bf16 on the CPU (widened exactly, fp32
+ * softmax and sums); out is f32 or bf16 on the CPU, q's dtype elsewhere.
+ */
 export const attention = defineOp('attention', (q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}) => {
   expectTensor(q, 'q');
   expectTensor(k, 'k');
@@ -32,6 +38,7 @@ export const attention = defineOp('attention', (q: Tensor, k: Tensor, v: Tensor,
   expectShape(k, 'k', [B, H, null, D]);
   const Nk = k.shape[2]!;
   expectShape(v, 'v', [B, H, Nk, D]);
+  if (q.device === 'cpu') expectDtype(q, 'q', 'f32', 'bf16');
   for (const [t, n] of [[k, 'k'], [v, 'v']] as const) {
     expectDtype(t, n, q.dtype);
     expectSameDevice(q, 'q', t, n);
@@ -43,6 +50,8 @@ export const attention = defineOp('attention', (q: Tensor, k: Tensor, v: Tensor,
     expectTensor(prefix.v, 'prefix.v');
     expectShape(prefix.k, 'prefix.k', [B, H, null, D]);
     expectShape(prefix.v, 'prefix.v', [B, H, prefix.k.shape[2]!, D]);
+    expectDtype(prefix.k, 'prefix.k', q.dtype);
+    expectDtype(prefix.v, 'prefix.v', q.dtype);
     prefixLen = expectInteger(prefix.length, 'prefix.length', prefix.k.shape[2]!);
   }
   const keyMask = optionalTensor(options.keyMask, 'keyMask');
@@ -59,7 +68,11 @@ export const attention = defineOp('attention', (q: Tensor, k: Tensor, v: Tensor,
     expectTensor(rope.freqs, 'rope.freqs');
     expectShape(rope.freqs, 'rope.freqs', [D / 2]);
   }
-  const out = optionalTensor(options.out, 'out') ?? empty([B, H, Nq, D], { dtype: q.dtype, device: q.device });
+  const given = optionalTensor(options.out, 'out');
+  const outDtype = given?.dtype ?? options.dtype ?? q.dtype;
+  if (q.device === 'cpu') expectDtypeValue(outDtype, 'out', 'f32', 'bf16');
+  else expectDtypeValue(outDtype, 'out', q.dtype);
+  const out = given ?? empty([B, H, Nq, D], { dtype: outDtype, device: q.device });
   expectShape(out, 'out', [B, H, Nq, D]);
   return into(out, (mode) =>
     binding().attention(

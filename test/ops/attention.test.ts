@@ -4,15 +4,18 @@
 // Tolerances: golden vectors use the manifest's (atol 1e-5, rtol 1e-5). The double reference is
 // met within atol 2e-5 + rtol 1e-5: outputs are convex combinations of values in [-1, 1], and the
 // float32 scores carry an absolute error of about 1e-6 per unit of score (largest observed
-// difference 5e-6, on the peaky-scores case).
+// difference 5e-6, on the peaky-scores case). With bf16 q/k/v the reference takes the bf16
+// values, which the kernels widen exactly, so the same bound holds; a bf16 out adds its rounding,
+// at most 2⁻⁸ of the value (8 significant bits, nearest).
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { ops, runtime, tensor, type Tensor } from '../../lib/index.js';
+import { ops, runtime, tensor, type DType, type Tensor } from '../../lib/index.js';
 import type { Isa } from '../../lib/runtime.js';
 import { compare, goldenCase, openGolden } from '../helpers/golden.js';
 import { availableIsas } from './isa-cases.js';
 
 const TOL = { atol: 2e-5, rtol: 1e-5 };
+const TOL_BF16_OUT = { atol: 2e-5, rtol: 1e-5 + 2 ** -8 };
 const initialIsa = runtime.isa().active;
 const runnableIsas = availableIsas();
 
@@ -59,15 +62,25 @@ interface Case {
   amp?: number;
 }
 
-/** Logical [B, H, N, D] values stored inside a [B, N, groups, H, D] buffer at group `slot`. */
-function packedView(values: Float32Array, B: number, H: number, N: number, D: number, groups: number, slot: number, fill?: Float32Array): Tensor {
-  const storage = fill ?? new Float32Array(B * N * groups * H * D);
+/** Writes logical [B, H, N, D] values into a [B, N, groups, H, D] buffer at group `slot`. */
+function interleave(values: Float32Array, B: number, H: number, N: number, D: number, groups: number, slot: number, storage: Float32Array): void {
   for (let b = 0; b < B; b++)
     for (let h = 0; h < H; h++)
       for (let n = 0; n < N; n++)
         for (let d = 0; d < D; d++) storage[(((b * N + n) * groups + slot) * H + h) * D + d] = values[((b * H + h) * N + n) * D + d]!;
-  const buf = tensor(storage, [storage.length]);
+}
+
+/** The [B, H, N, D] view of group `slot` of a [B, N, groups, H, D] buffer. */
+function groupView(buf: Tensor, B: number, H: number, N: number, D: number, groups: number, slot: number): Tensor {
   return buf.view([B, H, N, D], { offset: slot * H * D, strides: [N * groups * H * D, D, groups * H * D, 1] });
+}
+
+/** x rounded to the nearest bf16 (ties to even). */
+function bf16(x: number): number {
+  const f = new Float32Array([x]);
+  const u = new Uint32Array(f.buffer);
+  u[0] = ((u[0]! + 0x7fff + ((u[0]! >>> 16) & 1)) >>> 16) << 16;
+  return f[0]!;
 }
 
 function maskTensor(c: Case, keys: number): Tensor {
@@ -171,7 +184,7 @@ function inputsFor(c: Case, seed: number): Inputs {
 }
 
 /** Ring storage [B, H, cap, D]: live entry j at slot (start + j) % cap, NaN in the dead slots. */
-function ring(live: Float32Array, c: Case): Tensor {
+function ring(live: Float32Array, c: Case, dtype: DType): Tensor {
   const { cap, start, len } = c.prefix!;
   const { B, H, D } = c;
   const data = new Float32Array(B * H * cap * D).fill(NaN);
@@ -180,49 +193,55 @@ function ring(live: Float32Array, c: Case): Tensor {
       const slot = (start + j) % cap;
       data.set(live.subarray((bh * len + j) * D, (bh * len + j + 1) * D), (bh * cap + slot) * D);
     }
-  return tensor(data, [B, H, cap, D]);
+  return tensor(data, [B, H, cap, D], { dtype });
 }
 
-function run(c: Case, x: Inputs): Float32Array {
+/** The op on x with q/k/v (and prefix) of `dtype` and out of `outDtype`, read back as [B, H, Nq, D]. */
+function run(c: Case, x: Inputs, dtype: DType = 'f32', outDtype: DType = dtype): Float32Array {
   const { B, H, Nq, Nk, D } = c;
   let q: Tensor, k: Tensor, v: Tensor, out: Tensor | undefined;
-  let outStorage: Float32Array | undefined;
+  let outBuffer: Tensor | undefined;
   if (c.packed) {
-    // q out of a packed qkv [B, N, 3, H, D] buffer when Nq == Nk, else q [B, Nq, H, D] and kv [B, Nk, 2, H, D].
+    // q, k, v from one packed qkv [B, N, 3, H, D] buffer when Nq == Nk, else q [B, Nq, 1, H, D]
+    // and kv [B, Nk, 2, H, D].
+    const buffer = (parts: Float32Array[], N: number) => {
+      const storage = new Float32Array(B * N * parts.length * H * D);
+      parts.forEach((values, slot) => interleave(values, B, H, N, D, parts.length, slot, storage));
+      const buf = tensor(storage, [storage.length], { dtype });
+      return parts.map((_, slot) => groupView(buf, B, H, N, D, parts.length, slot));
+    };
     if (Nq === Nk) {
-      const qkv = new Float32Array(B * Nq * 3 * H * D);
-      q = packedView(x.q, B, H, Nq, D, 3, 0, qkv);
-      k = packedView(x.k, B, H, Nk, D, 3, 1, qkv);
-      v = packedView(x.v, B, H, Nk, D, 3, 2, qkv);
+      [q, k, v] = buffer([x.q, x.k, x.v], Nq) as [Tensor, Tensor, Tensor];
     } else {
-      const kv = new Float32Array(B * Nk * 2 * H * D);
-      q = packedView(x.q, B, H, Nq, D, 1, 0);
-      k = packedView(x.k, B, H, Nk, D, 2, 0, kv);
-      v = packedView(x.v, B, H, Nk, D, 2, 1, kv);
+      [q] = buffer([x.q], Nq) as [Tensor];
+      [k, v] = buffer([x.k, x.v], Nk) as [Tensor, Tensor];
     }
-    outStorage = new Float32Array(B * Nq * H * D).fill(NaN);
-    out = tensor(outStorage, [outStorage.length]).view([B, H, Nq, D], { strides: [Nq * H * D, D, H * D, 1] });
+    outBuffer = tensor(new Float32Array(B * Nq * H * D).fill(NaN), [B * Nq * H * D], { dtype: outDtype });
+    out = outBuffer.view([B, H, Nq, D], { strides: [Nq * H * D, D, H * D, 1] });
   } else {
-    q = tensor(x.q, [B, H, Nq, D]);
-    k = tensor(x.k, [B, H, Nk, D]);
-    v = tensor(x.v, [B, H, Nk, D]);
+    q = tensor(x.q, [B, H, Nq, D], { dtype });
+    k = tensor(x.k, [B, H, Nk, D], { dtype });
+    v = tensor(x.v, [B, H, Nk, D], { dtype });
   }
   const keys = (c.prefix?.len ?? 0) + Nk;
   const result = ops.attention(q, k, v, {
     scale: c.scale,
     causal: c.causal,
     keyMask: c.mask ? maskTensor(c, keys) : undefined,
-    prefix: c.prefix ? { k: ring(x.pk, c), v: ring(x.pv, c), start: c.prefix.start, length: c.prefix.len } : undefined,
+    prefix: c.prefix ? { k: ring(x.pk, c, dtype), v: ring(x.pv, c, dtype), start: c.prefix.start, length: c.prefix.len } : undefined,
     rope: c.rope ? { freqs: tensor(ropeFreqs(D), [D / 2]), qPos0: c.rope.qPos0, kPos0: c.rope.kPos0 } : undefined,
     out,
+    dtype: outDtype,
   });
-  if (!outStorage) return result.toFloat32Array();
+  expect(result.dtype).toBe(outDtype);
+  if (!outBuffer) return result.toFloat32Array();
   // The op wrote through the strided view: read the logical [B, H, Nq, D] back out of the buffer.
+  const storage = outBuffer.toFloat32Array();
   const dense = new Float32Array(B * H * Nq * D);
   for (let b = 0; b < B; b++)
     for (let h = 0; h < H; h++)
       for (let n = 0; n < Nq; n++)
-        for (let d = 0; d < D; d++) dense[((b * H + h) * Nq + n) * D + d] = outStorage[((b * Nq + n) * H + h) * D + d]!;
+        for (let d = 0; d < D; d++) dense[((b * H + h) * Nq + n) * D + d] = storage[((b * Nq + n) * H + h) * D + d]!;
   return dense;
 }
 
@@ -340,6 +359,23 @@ describe('attention: against a double-precision reference', () => {
     });
   }
 
+  // The same cases with bf16 q/k/v (their bf16 values in the reference), out in both dtypes.
+  for (const [n, c] of CASES.entries()) {
+    it(`bf16: ${c.name}`, () => {
+      const f32 = inputsFor(c, 17 + 31 * n);
+      const x: Inputs = { q: f32.q.map(bf16), k: f32.k.map(bf16), v: f32.v.map(bf16), pk: f32.pk.map(bf16), pv: f32.pv.map(bf16) };
+      const want = reference(c, x);
+      for (const isa of runnableIsas) {
+        withIsa(isa, () => {
+          for (const [outDtype, tol] of [['f32', TOL], ['bf16', TOL_BF16_OUT]] as const) {
+            const r = compare(run(c, x, 'bf16', outDtype), want, tol);
+            expect(r.ok, `${isa}, out ${outDtype}: max |diff| ${r.maxAbs}`).toBe(true);
+          }
+        });
+      }
+    });
+  }
+
   it('fully masked query rows are exactly zero', () => {
     const c = CASES.find((x) => x.name === 'fully masked rows give zeros')!;
     const x = inputsFor(c, 5);
@@ -373,6 +409,7 @@ describe('attention: bad input', () => {
 
   it('rejects mismatched dtypes', () => {
     expect(() => ops.attention(q, k.to('cpu', 'bf16'), v)).toThrow(TypeError);
+    expect(() => ops.attention(q, k, v, { dtype: 'f16' })).toThrow(TypeError);
     expect(() => ops.attention(q, k, v, { keyMask: tensor(new Float32Array(12), [2, 6]).to('cpu', 'bf16') })).toThrow(TypeError);
   });
 

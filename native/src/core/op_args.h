@@ -34,7 +34,8 @@ struct GemmArgs {
 
 struct AttentionArgs {
   int64_t B = 0, H = 0, Nq = 0, Nk = 0, D = 0;  // Nk: keys of the current segment
-  dc_dtype dtype = DC_F32;
+  dc_dtype dtype = DC_F32;      // of q, k, v and the prefix
+  dc_dtype out_dtype = DC_F32;  // like dtype (CUDA); F32 or BF16 (CPU)
   const void* q = nullptr;
   int64_t q_stride[3] = {};  // b, h, n (d is dense)
   const void* k = nullptr;

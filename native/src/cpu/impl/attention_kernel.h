@@ -13,10 +13,15 @@
 // so a whole sequence is one item whose K/V rows are read once, and consecutive items are
 // consecutive sequences. When their data does not fit in cache, each sequence requests the rows of
 // the sequence kPrefetchAhead places later, spread over its stages (row_prefetch.h).
+// bf16 q/k/v are widened exactly as they are read: query tiles while they are transposed, key and
+// value rows into fp32 rows of the workspace as each block gathers them (once per sequence for
+// short sequences); a bf16 out is written from fp32 rows of the workspace, rounded once.
 #pragma once
 #include <cfloat>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <type_traits>
 #include <utility>
 
 #include "../../core/thread_pool.h"
@@ -57,7 +62,18 @@ struct Plan {
   // the rows of the positions they have in common.
   const float* rope_q = nullptr;  // [Nq]
   const float* rope_k = nullptr;  // [keys]
+  bool bf16_in = false;   // q, k, v (and the prefix) are bf16
+  bool bf16_out = false;  // out is bf16
+  int64_t in_bytes = 4;   // element size of q, k, v
 };
+
+// Row n of (b, h) of a [B, H, N, D] operand with strides `st` and elements of `bytes` (V: void
+// or const void).
+template <class V>
+V* row_at(V* base, const int64_t* st, int64_t bytes, int64_t b, int64_t h, int64_t n) {
+  using Byte = std::conditional_t<std::is_const_v<V>, const char, char>;
+  return static_cast<Byte*>(base) + (b * st[0] + h * st[1] + n * st[2]) * bytes;
+}
 
 template <class S>
 struct alignas(64) Workspace {
@@ -65,7 +81,9 @@ struct alignas(64) Workspace {
   float qt[kMaxHeadDim * kTile];       // scaled rotated queries, [d][query lane]
   float acc[kTile * kMaxHeadDim];      // unnormalised out rows between blocks
   float w[kBlockKeys * kTile];         // scores, then softmax weights, [key][query lane]
-  float krot[kBlockKeys * kMaxHeadDim];  // rotated keys of the block
+  float krot[kBlockKeys * kMaxHeadDim];  // rotated or widened keys of the block
+  float vrow[kBlockKeys * kMaxHeadDim];  // widened values of the block (bf16 input)
+  float orow[kTile * kMaxHeadDim];       // finished out rows before their rounding (bf16 out)
   float m[kTile], l[kTile];            // running max (log2 units) and sum per query lane
   float corr[kTile];                   // rescale of the previous blocks' sums
   float inv[kTile];                    // 1 / sum, 0 for a query with no visible key
@@ -111,19 +129,38 @@ typename S::Vec load_part(const Plan& p, const float* row, int c) {
 }
 
 template <class S>
+typename S::Vec load_part(const Plan& p, const uint16_t* row, int c) {
+  return c == p.vecs - 1 ? S::load_first_bf16(row + c * S::kLanes, p.tail)
+                         : S::load_bf16(row + c * S::kLanes);
+}
+
+template <class S>
 typename S::Vec rotate(typename S::Vec x, const float* table, const Plan& p, int c) {
   const float* cs = table + c * S::kLanes;
   return S::fma(x, S::load(cs), S::mul(S::swap_pairs(x), S::load(cs + p.row)));
 }
 
+// Rows [0, n) of `rows` (elements E) as fp32 rows of p.row into `dst`, rotated by the key table
+// when there is one; rows[r] then points at its fp32 row.
+template <class S, class E>
+void widen_rows(const Plan& p, const float** rows, int n, const float* table, float* dst) {
+  for (int r = 0; r < n; ++r) {
+    const E* src = reinterpret_cast<const E*>(rows[r]);
+    float* out = dst + r * p.row;
+    for (int c = 0; c < p.vecs; ++c) {
+      const typename S::Vec x = load_part<S>(p, src, c);
+      S::store(out + c * S::kLanes, table ? rotate<S>(x, table + r * 2 * p.row, p, c) : x);
+    }
+    rows[r] = out;
+  }
+}
+
 // Row pointers of the next visible keys from position j (advanced) up to `end`; returns how many.
+// Rotary keys and bf16 rows are made fp32 rows of the workspace.
 template <class S>
 int gather_keys(const Plan& p, int64_t b, int64_t h, int64_t& j, int64_t end, Workspace<S>& ws) {
   const AttentionArgs& a = *p.a;
-  const float* pk = static_cast<const float*>(a.pk) + b * a.pk_stride[0] + h * a.pk_stride[1];
-  const float* pv = static_cast<const float*>(a.pv) + b * a.pv_stride[0] + h * a.pv_stride[1];
-  const float* k = static_cast<const float*>(a.k) + b * a.k_stride[0] + h * a.k_stride[1];
-  const float* v = static_cast<const float*>(a.v) + b * a.v_stride[0] + h * a.v_stride[1];
+  const int64_t e = p.in_bytes;
   int n = 0;
   for (; j < end && n < kBlockKeys; ++j) {
     ws.ahead.tick();
@@ -131,36 +168,39 @@ int gather_keys(const Plan& p, int64_t b, int64_t h, int64_t& j, int64_t end, Wo
     if (j < a.p_len) {
       int64_t slot = a.p_start + j;
       if (slot >= a.p_cap) slot -= a.p_cap;
-      ws.k[n] = pk + slot * a.pk_stride[2];
-      ws.v[n] = pv + slot * a.pv_stride[2];
+      ws.k[n] = static_cast<const float*>(row_at(a.pk, a.pk_stride, e, b, h, slot));
+      ws.v[n] = static_cast<const float*>(row_at(a.pv, a.pv_stride, e, b, h, slot));
     } else {
-      ws.k[n] = k + (j - a.p_len) * a.k_stride[2];
-      ws.v[n] = v + (j - a.p_len) * a.v_stride[2];
+      ws.k[n] = static_cast<const float*>(row_at(a.k, a.k_stride, e, b, h, j - a.p_len));
+      ws.v[n] = static_cast<const float*>(row_at(a.v, a.v_stride, e, b, h, j - a.p_len));
     }
     ws.idx[n++] = j;
   }
-  if (p.rope_k) {
+  if (p.rope_k || p.bf16_in) {
+    // One table row per key: the keys of a block are not consecutive positions when some are
+    // masked, so each is rotated by its own row.
     for (int r = 0; r < n; ++r) {
-      const float* table = p.rope_k + ws.idx[r] * 2 * p.row;
-      float* out = ws.krot + r * p.row;
-      for (int c = 0; c < p.vecs; ++c)
-        S::store(out + c * S::kLanes, rotate<S>(load_part<S>(p, ws.k[r], c), table, p, c));
-      ws.k[r] = out;
+      const float* table = p.rope_k ? p.rope_k + ws.idx[r] * 2 * p.row : nullptr;
+      if (p.bf16_in) {
+        widen_rows<S, uint16_t>(p, ws.k + r, 1, table, ws.krot + r * p.row);
+      } else {
+        widen_rows<S, float>(p, ws.k + r, 1, table, ws.krot + r * p.row);
+      }
     }
   }
+  if (p.bf16_in) widen_rows<S, uint16_t>(p, ws.v, n, nullptr, ws.vrow);
   return n;
 }
 
 // One square block of queries: rows of vector v of the head_dim, rotated and scaled, into r[].
-template <class S, bool kRope, bool kPartial>
-void load_query_block(const Plan& p, const float* q, int64_t stride, const float* table, int rows,
+template <class S, bool kRope, class E>
+void load_query_block(const Plan& p, const E* q, int64_t stride, const float* table, int rows,
                       int v, typename S::Vec* r) {
   constexpr int L = S::kLanes;
   const typename S::Vec qscale = S::set(p.qscale);
   DC_UNROLL for (int i = 0; i < L; ++i) {
     if (i < rows) {
-      const float* src = q + i * stride + v * L;
-      const typename S::Vec x = kPartial ? S::load_first(src, p.tail) : S::load(src);
+      const typename S::Vec x = load_part<S>(p, q + i * stride, v);
       r[i] = S::mul(kRope ? rotate<S>(x, table + i * 2 * p.row, p, v) : x, qscale);
     } else {
       r[i] = S::zero();
@@ -170,14 +210,13 @@ void load_query_block(const Plan& p, const float* q, int64_t stride, const float
 
 // qt[d][lane] = rotate(q row qi0 + lane)[d] * qscale, transposed a square block at a time;
 // lanes past the last query are zero.
-template <class S, int C>
+template <class S, int C, class E>
 void load_queries(const Plan& p, int64_t b, int64_t h, int64_t qi0, int nq, Workspace<S>& ws) {
   constexpr int L = S::kLanes;
   const AttentionArgs& a = *p.a;
   const int64_t stride = a.q_stride[2];
   for (int c = 0; c < C; ++c) {
-    const float* q = static_cast<const float*>(a.q) + b * a.q_stride[0] + h * a.q_stride[1] +
-                     (qi0 + c * L) * stride;
+    const E* q = static_cast<const E*>(row_at(a.q, a.q_stride, sizeof(E), b, h, qi0 + c * L));
     const float* table = p.rope_q ? p.rope_q + (qi0 + c * L) * 2 * p.row : nullptr;
     const int rows = nq - c * L < L ? nq - c * L : L;
     for (int v = 0; v < p.vecs; ++v) {
@@ -185,15 +224,9 @@ void load_queries(const Plan& p, int64_t b, int64_t h, int64_t qi0, int nq, Work
       typename S::Vec r[L];
       const bool partial = v == p.vecs - 1 && p.tail < L;
       if (table) {
-        if (partial) {
-          load_query_block<S, true, true>(p, q, stride, table, rows, v, r);
-        } else {
-          load_query_block<S, true, false>(p, q, stride, table, rows, v, r);
-        }
-      } else if (partial) {
-        load_query_block<S, false, true>(p, q, stride, table, rows, v, r);
+        load_query_block<S, true>(p, q, stride, table, rows, v, r);
       } else {
-        load_query_block<S, false, false>(p, q, stride, table, rows, v, r);
+        load_query_block<S, false>(p, q, stride, table, rows, v, r);
       }
       S::transpose(r);
       const int cols = partial ? p.tail : L;
@@ -398,19 +431,37 @@ void finish_from_scratch(const Plan& p, Workspace<S>& ws, const OutTile& t, bool
   }
 }
 
+// The D floats of `row` rounded to bf16 into `out` (nearest even; NaNs stay quiet NaNs).
+inline void store_bf16_row(const Plan& p, const float* row, uint16_t* out) {
+  for (int64_t d = 0; d < p.a->D; ++d) {
+    uint32_t u;
+    std::memcpy(&u, row + d, 4);
+    out[d] = uint16_t((u & 0x7fffffff) > 0x7f800000 ? (u >> 16) | 0x40 : (u + 0x7fff + ((u >> 16) & 1)) >> 16);
+  }
+}
+
 template <class S, int C>
 void attend_tile(const Plan& p, int64_t b, int64_t h, int64_t qi0, Workspace<S>& ws) {
   constexpr int L = S::kLanes, lanes = C * L;
   const AttentionArgs& a = *p.a;
   const int nq = int(a.Nq - qi0 < lanes ? a.Nq - qi0 : lanes);
-  load_queries<S, C>(p, b, h, qi0, nq, ws);
+  if (p.bf16_in) {
+    load_queries<S, C, uint16_t>(p, b, h, qi0, nq, ws);
+  } else {
+    load_queries<S, C, float>(p, b, h, qi0, nq, ws);
+  }
   for (int i = 0; i < lanes; ++i) {
     ws.m[i] = -INFINITY;
     ws.l[i] = 0.f;
   }
   OutTile t;
-  t.out = static_cast<float*>(a.out) + b * a.o_stride[0] + h * a.o_stride[1] + qi0 * a.o_stride[2];
-  t.out_stride = a.o_stride[2];
+  if (p.bf16_out) {  // fp32 rows of the workspace, rounded into out below
+    t.out = ws.orow;
+    t.out_stride = p.row;
+  } else {
+    t.out = static_cast<float*>(row_at(a.out, a.o_stride, 4, b, h, qi0));
+    t.out_stride = a.o_stride[2];
+  }
   t.nq = nq;
   t.lanes = lanes;
   t.first = true;
@@ -431,6 +482,11 @@ void attend_tile(const Plan& p, int64_t b, int64_t h, int64_t qi0, Workspace<S>&
     for (int c = 0; c < C; ++c) S::store(ws.inv + c * L, S::inv_or_zero(S::load(ws.l + c * L)));
     finish_from_scratch<S>(p, ws, t, !t.first);
   }
+  if (p.bf16_out) {
+    for (int i = 0; i < nq; ++i)
+      store_bf16_row(p, ws.orow + i * p.row,
+                     static_cast<uint16_t*>(row_at(a.out, a.o_stride, 2, b, h, qi0 + i)));
+  }
 }
 
 // Sequences between the one computing and the one whose rows it requests: enough for a request to
@@ -445,22 +501,21 @@ constexpr int64_t kPrefetchSequenceBytes = int64_t(128) << 10;
 // The rows one (batch, head) reads and writes: queries, keys and values of both segments, out.
 void add_item_rows(const Plan& p, int64_t b, int64_t h, RowPrefetcher& pf) {
   const AttentionArgs& a = *p.a;
-  constexpr int64_t kFloat = sizeof(float);
-  const int64_t bytes = a.D * kFloat;
-  const auto at = [&](const void* base, const int64_t* stride) {
-    return static_cast<const float*>(base) + b * stride[0] + h * stride[1];
+  const int64_t in = p.in_bytes, out = p.bf16_out ? 2 : 4;
+  const auto at = [&](const void* base, const int64_t* stride, int64_t bytes, int64_t n) {
+    return row_at(base, stride, bytes, b, h, n);
   };
-  pf.add(at(a.q, a.q_stride), a.q_stride[2] * kFloat, a.Nq, bytes, false);
+  pf.add(at(a.q, a.q_stride, in, 0), a.q_stride[2] * in, a.Nq, a.D * in, false);
   if (a.p_len > 0) {
     const int64_t tail = a.p_start + a.p_len <= a.p_cap ? a.p_len : a.p_cap - a.p_start;
     for (const auto& [base, stride] : {std::pair{a.pk, a.pk_stride}, std::pair{a.pv, a.pv_stride}}) {
-      pf.add(at(base, stride) + a.p_start * stride[2], stride[2] * kFloat, tail, bytes, false);
-      pf.add(at(base, stride), stride[2] * kFloat, a.p_len - tail, bytes, false);
+      pf.add(at(base, stride, in, a.p_start), stride[2] * in, tail, a.D * in, false);
+      pf.add(at(base, stride, in, 0), stride[2] * in, a.p_len - tail, a.D * in, false);
     }
   }
-  pf.add(at(a.k, a.k_stride), a.k_stride[2] * kFloat, a.Nk, bytes, false);
-  pf.add(at(a.v, a.v_stride), a.v_stride[2] * kFloat, a.Nk, bytes, false);
-  pf.add(at(a.out, a.o_stride), a.o_stride[2] * kFloat, a.Nq, bytes, true);
+  pf.add(at(a.k, a.k_stride, in, 0), a.k_stride[2] * in, a.Nk, a.D * in, false);
+  pf.add(at(a.v, a.v_stride, in, 0), a.v_stride[2] * in, a.Nk, a.D * in, false);
+  pf.add(at(a.out, a.o_stride, out, 0), a.o_stride[2] * out, a.Nq, a.D * out, true);
 }
 
 template <class S, int C>
@@ -474,6 +529,9 @@ void attend(const AttentionArgs& a) {
   p.tail = int(a.D - (p.vecs - 1) * S::kLanes);
   p.row = p.vecs * S::kLanes;
   p.qscale = a.scale * kLog2e;
+  p.bf16_in = a.dtype == DC_BF16;
+  p.bf16_out = a.out_dtype == DC_BF16;
+  p.in_bytes = p.bf16_in ? 2 : 4;
   // One table over the union of the query and key positions when they overlap, else one each.
   const int64_t lo = a.q_pos0 < a.k_pos0 ? a.q_pos0 : a.k_pos0;
   const int64_t hi = a.q_pos0 + a.Nq > a.k_pos0 + p.keys ? a.q_pos0 + a.Nq : a.k_pos0 + p.keys;
@@ -500,7 +558,7 @@ void attend(const AttentionArgs& a) {
   if (chunks > items) chunks = items;
   if (chunks > 1 && items * work_per_item < (int64_t(1) << 16)) chunks = 1;
   HeapArray<Workspace<S>> ws(chunks);
-  const int64_t sequence_bytes = (2 * a.Nq + 2 * p.keys) * a.D * 4;
+  const int64_t sequence_bytes = (2 * a.Nq + 2 * p.keys) * a.D * p.in_bytes;
   const bool stream = sequence_bytes <= kPrefetchSequenceBytes && a.B * a.H * sequence_bytes > kStreamBytes;
   parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {

@@ -47,6 +47,16 @@ struct Avx2Ops {
   static Vec load(const float* p) { return _mm256_loadu_ps(p); }
   static void store(float* p, Vec x) { _mm256_storeu_ps(p, x); }
   static Vec narrow(Vec x) { return x; }
+  // bf16 lanes widened exactly (a shift into the high half of each float).
+  static Vec load_bf16(const uint16_t* p) {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+  }
+  static Vec load_first_bf16(const uint16_t* p, int n) {
+    alignas(16) uint16_t h[kLanes] = {};
+    for (int i = 0; i < n; ++i) h[i] = p[i];
+    return load_bf16(h);
+  }
 #if defined(__AVX512F__)
   // The low half of a 16-lane register (the 8-lane half-width set of Avx512Ops).
   static Vec narrow(__m512 x) { return _mm512_castps512_ps256(x); }
@@ -146,6 +156,14 @@ struct Avx512Ops {
   // The first n lanes (1 <= n <= kLanes); the others read as zero and are never touched in memory.
   static Vec load_first(const float* p, int n) { return _mm512_maskz_loadu_ps(first(n), p); }
   static void store_first(float* p, Vec x, int n) { _mm512_mask_storeu_ps(p, first(n), x); }
+  static Vec load_bf16(const uint16_t* p) {
+    const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  }
+  static Vec load_first_bf16(const uint16_t* p, int n) {
+    const __m256i h = _mm256_maskz_loadu_epi16(first(n), p);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  }
   static Vec add(Vec a, Vec b) { return _mm512_add_ps(a, b); }
   static Vec sub(Vec a, Vec b) { return _mm512_sub_ps(a, b); }
   static Vec mul(Vec a, Vec b) { return _mm512_mul_ps(a, b); }
@@ -237,6 +255,15 @@ struct PortableOps {
     for (int i = 0; i < n; ++i) r.v[i] = p[i];
     return r;
   }
+  static Vec load_first_bf16(const uint16_t* p, int n) {
+    Vec r{};
+    for (int i = 0; i < n; ++i) {
+      const uint32_t u = uint32_t(p[i]) << 16;
+      std::memcpy(&r.v[i], &u, 4);
+    }
+    return r;
+  }
+  static Vec load_bf16(const uint16_t* p) { return load_first_bf16(p, kLanes); }
   static void store_first(float* p, Vec x, int n) {
     for (int i = 0; i < n; ++i) p[i] = x.v[i];
   }
