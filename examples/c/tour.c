@@ -28,7 +28,7 @@ static void print_rows(const char* name, const float* v, int rows, int cols) {
 
 static int print_library(void) {
   int major, minor, patch, count, i;
-  dc_backend_info info;
+  dc_backend_info info = dc_backend_info_init();
   dc_version(&major, &minor, &patch);
   printf("ditcache %s (%d.%d.%d), build: %s\n", dc_version_string(), major, minor, patch,
          dc_build_info());
@@ -51,8 +51,8 @@ static int run_ops(void) {
   static float b_data[3] = {0, 0.5f, -0.25f};
   const int64_t x_shape[2] = {2, 4}, w_shape[2] = {3, 4}, b_shape[1] = {3}, y_shape[2] = {2, 3};
   dc_tensor *x = NULL, *w = NULL, *b = NULL, *y = NULL;
-  dc_gemm_params gemm = {0};
-  dc_norm_params norm = {0};
+  dc_gemm_params gemm = dc_gemm_params_init();
+  dc_norm_params norm = dc_norm_params_init();
   float y_host[2 * 3];
   int failed = 1;
 

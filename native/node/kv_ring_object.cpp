@@ -57,7 +57,7 @@ class KvRingObject : public Napi::ObjectWrap<KvRingObject> {
 
   Napi::Value State(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    dc_kv_ring_state s;
+    dc_kv_ring_state s = dc_kv_ring_state_init();
     check(env, dc_kv_ring_state_get(live(env), &s));
     Napi::Object o = Napi::Object::New(env);
     o.Set("capacity", double(s.capacity));

@@ -33,7 +33,7 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   dc_tensor* w = call.tensor(info[1], "w");
   dc_tensor* out = call.tensor(info[2], "out");
   const Napi::Value o = info[3];
-  dc_gemm_params p{};
+  dc_gemm_params p = dc_gemm_params_init();
   p.bias = call.optional_tensor(field(o, "bias"), "bias");
   p.gate = call.optional_tensor(field(o, "gate"), "gate");
   p.residual = call.optional_tensor(field(o, "residual"), "residual");
@@ -59,7 +59,7 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
   dc_tensor* v = call.tensor(info[2], "v");
   dc_tensor* out = call.tensor(info[3], "out");
   const Napi::Value o = info[4];
-  dc_attention_params p{};
+  dc_attention_params p = dc_attention_params_init();
   p.scale = float_arg(env, field(o, "scale"), "scale", 0);
   p.causal = OpCall::flag(field(o, "causal"));
   p.key_mask = call.optional_tensor(field(o, "keyMask"), "keyMask");
@@ -78,7 +78,7 @@ Napi::Value Norm(const Napi::CallbackInfo& info, bool rms) {
   dc_tensor* x = call.tensor(info[0], "x");
   dc_tensor* out = call.tensor(info[1], "out");
   const Napi::Value o = info[2];
-  dc_norm_params p{};
+  dc_norm_params p = dc_norm_params_init();
   p.eps = float_arg(info.Env(), field(o, "eps"), "eps", 0);
   p.weight = call.optional_tensor(field(o, "weight"), "weight");
   p.bias = call.optional_tensor(field(o, "bias"), "bias");

@@ -21,7 +21,7 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
   check(env, dc_backend_count(&count));
   Napi::Array out = Napi::Array::New(env, count);
   for (int i = 0; i < count; ++i) {
-    dc_backend_info b;
+    dc_backend_info b = dc_backend_info_init();
     check(env, dc_backend_get(i, &b));
     Napi::Object o = Napi::Object::New(env);
     o.Set("device", b.device == DC_DEVICE_CPU ? "cpu" : "cuda");
@@ -76,7 +76,7 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
 Napi::Value MemoryStats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const int device = code_arg(env, info[0], "device", DC_DEVICE_CPU);
-  dc_memory_stats s;
+  dc_memory_stats s = dc_memory_stats_init();
   check(env, dc_memory_stats_get(dc_device(device), &s));
   Napi::Object o = Napi::Object::New(env);
   o.Set("bytesInUse", double(s.bytes_in_use));

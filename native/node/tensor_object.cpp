@@ -201,7 +201,7 @@ void TensorObject::check_source(Napi::Env env, const char* what) const {
 }
 
 Napi::Value TensorObject::Shape(const Napi::CallbackInfo& info) {
-  dc_tensor_desc d;
+  dc_tensor_desc d = dc_tensor_desc_init();
   check(info.Env(), dc_tensor_describe(live(info.Env()), &d));
   Napi::Array a = Napi::Array::New(info.Env(), d.ndim);
   for (int i = 0; i < d.ndim; ++i) a.Set(uint32_t(i), Napi::Number::New(info.Env(), double(d.shape[i])));
@@ -209,7 +209,7 @@ Napi::Value TensorObject::Shape(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value TensorObject::Strides(const Napi::CallbackInfo& info) {
-  dc_tensor_desc d;
+  dc_tensor_desc d = dc_tensor_desc_init();
   check(info.Env(), dc_tensor_describe(live(info.Env()), &d));
   Napi::Array a = Napi::Array::New(info.Env(), d.ndim);
   for (int i = 0; i < d.ndim; ++i) a.Set(uint32_t(i), Napi::Number::New(info.Env(), double(d.strides[i])));
@@ -217,19 +217,19 @@ Napi::Value TensorObject::Strides(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value TensorObject::Dtype(const Napi::CallbackInfo& info) {
-  dc_tensor_desc d;
+  dc_tensor_desc d = dc_tensor_desc_init();
   check(info.Env(), dc_tensor_describe(live(info.Env()), &d));
   return Napi::Number::New(info.Env(), d.dtype);
 }
 
 Napi::Value TensorObject::Packed(const Napi::CallbackInfo& info) {
-  dc_tensor_desc d;
+  dc_tensor_desc d = dc_tensor_desc_init();
   check(info.Env(), dc_tensor_describe(live(info.Env()), &d));
   return Napi::Boolean::New(info.Env(), d.packed != 0);
 }
 
 Napi::Value TensorObject::Device(const Napi::CallbackInfo& info) {
-  dc_tensor_desc d;
+  dc_tensor_desc d = dc_tensor_desc_init();
   check(info.Env(), dc_tensor_describe(live(info.Env()), &d));
   return Napi::Number::New(info.Env(), d.device);
 }
@@ -269,7 +269,7 @@ Napi::Value TensorObject::View(const Napi::CallbackInfo& info) {
 Napi::Value TensorObject::Read(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   dc_tensor* t = live(env);
-  dc_tensor_desc d;
+  dc_tensor_desc d = dc_tensor_desc_init();
   check(env, dc_tensor_describe(t, &d));
   Napi::Float32Array out = Napi::Float32Array::New(env, size_t(d.numel));
   check(env, dc_tensor_read_f32(t, out.Data(), size_t(d.numel)));
@@ -311,7 +311,7 @@ Napi::Value TensorObject::ExportHandle(const Napi::CallbackInfo& info) {
 Napi::Value TensorObject::HostBuffer(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   dc_tensor* t = live(env);
-  dc_tensor_desc d;
+  dc_tensor_desc d = dc_tensor_desc_init();
   check(env, dc_tensor_describe(t, &d));
   if (d.device != DC_DEVICE_CPU || !d.contiguous)
     throw_type(env, "hostBuffer needs a contiguous tensor in host memory");

@@ -117,7 +117,7 @@ static void read_into(const dc_tensor* t, float* dst, size_t n) {
 static void test_information(void) {
   int major = -1, minor = -1, patch = -1, count = 0, s;
   char version[32];
-  dc_backend_info info;
+  dc_backend_info info = dc_backend_info_init();
 
   for (s = DC_OK; s <= DC_ERR_INTERNAL; ++s) {
     const char* name = dc_status_name((dc_status)s);
@@ -162,7 +162,7 @@ static void test_information(void) {
 static void test_settings(void) {
   const dc_isa detected = dc_cpu_isa_detected();
   const int threads = dc_get_num_threads();
-  dc_memory_stats stats;
+  dc_memory_stats stats = dc_memory_stats_init();
 
   CHECK(detected >= DC_ISA_PORTABLE && detected <= DC_ISA_AMX);
   CHECK(dc_cpu_isa() == detected);
@@ -223,7 +223,7 @@ static void test_creation(void) {
   const int64_t unallocatable[1] = {(int64_t)1 << 47}; /* 512 TiB of f32 */
   const int64_t nine[9] = {1, 1, 1, 1, 1, 1, 1, 1, 1};
   dc_tensor* t = FOREIGN_T;
-  dc_tensor_desc d;
+  dc_tensor_desc d = dc_tensor_desc_init();
   dc_status st;
   float values[6];
 
@@ -288,7 +288,7 @@ static void test_wrap_and_views(void) {
   const int64_t negative_strides[2] = {4, -1}, wild_strides[2] = {INT64_MAX / 2, 1};
   const int64_t nine[9] = {1, 1, 1, 1, 1, 1, 1, 1, 1};
   dc_tensor *t = NULL, *v = NULL, *vv = NULL;
-  dc_tensor_desc d;
+  dc_tensor_desc d = dc_tensor_desc_init();
   size_t storage = 0;
   float back[4];
   int i;
@@ -351,7 +351,7 @@ static void test_wrap_and_views(void) {
 
 static void test_handles(void) {
   const int64_t s3[1] = {3};
-  dc_tensor_desc d;
+  dc_tensor_desc d = dc_tensor_desc_init();
   size_t bytes = 0;
   dc_tensor* t = f32(1, s3, NULL);
 
@@ -381,8 +381,8 @@ static void test_handles(void) {
  * handles created right after (which a plain allocator would place at the same address). */
 static void test_stale_handles(void) {
   const int64_t s4[1] = {4};
-  dc_tensor_desc d;
-  dc_kv_ring_state rs;
+  dc_tensor_desc d = dc_tensor_desc_init();
+  dc_kv_ring_state rs = dc_kv_ring_state_init();
   dc_tensor *t = f32(1, s4, NULL), *fresh[64], *view = NULL;
   dc_kv_ring *ring = NULL, *ring2 = NULL;
   int i, reused = 0;
@@ -499,7 +499,7 @@ static void test_gemm_errors(void) {
   dc_tensor *w_bad = f32_2d(3, 5, NULL), *out_bad = f32_2d(3, 3, NULL), *bias_bad = f32_2d(1, 4, NULL);
   dc_tensor *gate_bad = f32_2d(3, 3, NULL), *w_i32 = typed(DC_I32, 2, (const int64_t[]){3, 4});
   dc_tensor* a_i32 = typed(DC_I32, 2, (const int64_t[]){2, 4});
-  dc_gemm_params p;
+  dc_gemm_params p = dc_gemm_params_init();
 
   EXPECT(DC_ERR_INVALID_ARGUMENT, dc_gemm(NULL, w, out, NULL));
   EXPECT(DC_ERR_INVALID_ARGUMENT, dc_gemm(a, NULL, out, NULL));
@@ -511,20 +511,20 @@ static void test_gemm_errors(void) {
   EXPECT(DC_ERR_DTYPE, dc_gemm(a, w_i32, out, NULL));
   EXPECT(DC_ERR_DTYPE, dc_gemm(a_i32, w, out, NULL));
 
-  memset(&p, 0, sizeof p);
+  p = dc_gemm_params_init();
   p.bias = bias_bad;
   EXPECT(DC_ERR_SHAPE, dc_gemm(a, w, out, &p));
   p.bias = FOREIGN_T;
   EXPECT(DC_ERR_INVALID_ARGUMENT, dc_gemm(a, w, out, &p));
-  memset(&p, 0, sizeof p);
+  p = dc_gemm_params_init();
   p.activation = (dc_activation)99;
   EXPECT(DC_ERR_INVALID_ARGUMENT, dc_gemm(a, w, out, &p));
-  memset(&p, 0, sizeof p);
+  p = dc_gemm_params_init();
   p.gate = gate_bad; /* 3 groups do not divide 2 rows */
   EXPECT(DC_ERR_SHAPE, dc_gemm(a, w, out, &p));
   p.gate = FOREIGN_T;
   EXPECT(DC_ERR_INVALID_ARGUMENT, dc_gemm(a, w, out, &p));
-  memset(&p, 0, sizeof p);
+  p = dc_gemm_params_init();
   p.residual = out_bad;
   EXPECT(DC_ERR_SHAPE, dc_gemm(a, w, out, &p));
 
@@ -543,7 +543,7 @@ static void test_gemm_errors(void) {
 static void test_gemm_values(void) {
   float a[20], w[15], bias[3], gate[6], res[12], want[12], got[12];
   dc_tensor *ta, *tw, *tb, *tg, *tr, *to;
-  dc_gemm_params p;
+  dc_gemm_params p = dc_gemm_params_init();
   int m, n, k;
 
   for (k = 0; k < 20; ++k) a[k] = (float)((k * 7) % 11) / 5.0f - 1.0f;
@@ -564,7 +564,7 @@ static void test_gemm_values(void) {
   tg = f32_2d(2, 3, gate);
   tr = f32_2d(4, 3, res);
   to = f32_2d(4, 3, NULL);
-  memset(&p, 0, sizeof p);
+  p = dc_gemm_params_init();
   p.bias = tb;
   p.activation = DC_ACT_SILU;
   p.gate = tg;
@@ -603,7 +603,7 @@ static void test_attention_errors(void) {
   dc_tensor *freqs_bad = f32(1, (const int64_t[]){3}, NULL), *ring = bhnd(1, 2, 6, 4, NULL);
   dc_tensor* k1 = bhnd(1, 2, 1, 4, NULL);
   dc_tensor *q_i32 = typed(DC_I32, 4, (const int64_t[]){1, 2, 3, 4});
-  dc_attention_params p;
+  dc_attention_params p = dc_attention_params_init();
 
   EXPECT(DC_ERR_INVALID_ARGUMENT, dc_attention(NULL, k, v, out, NULL));
   EXPECT(DC_ERR_INVALID_ARGUMENT, dc_attention(q, NULL, v, out, NULL));
@@ -617,22 +617,22 @@ static void test_attention_errors(void) {
   EXPECT(DC_ERR_SHAPE, dc_attention(q, k, v, out_bad, NULL));
   EXPECT(DC_ERR_SHAPE, dc_attention(wide, wide, wide, wide, NULL));
 
-  memset(&p, 0, sizeof p);
+  p = dc_attention_params_init();
   p.scale = -1.0f;
   EXPECT(DC_ERR_INVALID_ARGUMENT, dc_attention(q, k, v, out, &p));
   p.scale = NAN;
   EXPECT(DC_ERR_INVALID_ARGUMENT, dc_attention(q, k, v, out, &p));
-  memset(&p, 0, sizeof p);
+  p = dc_attention_params_init();
   p.key_mask = mask_bad;
   EXPECT(DC_ERR_SHAPE, dc_attention(q, k, v, out, &p));
   p.key_mask = mask_f16;
   EXPECT(DC_ERR_DTYPE, dc_attention(q, k, v, out, &p));
   p.key_mask = FOREIGN_T;
   EXPECT(DC_ERR_INVALID_ARGUMENT, dc_attention(q, k, v, out, &p));
-  memset(&p, 0, sizeof p);
+  p = dc_attention_params_init();
   p.rope_freqs = freqs_bad;
   EXPECT(DC_ERR_SHAPE, dc_attention(q, k, v, out, &p));
-  memset(&p, 0, sizeof p);
+  p = dc_attention_params_init();
   p.prefix_k = ring;
   EXPECT(DC_ERR_INVALID_ARGUMENT, dc_attention(q, k, v, out, &p));
   p.prefix_v = ring;
@@ -645,10 +645,10 @@ static void test_attention_errors(void) {
   EXPECT(DC_ERR_RANGE, dc_attention(q, k, v, out, &p));
   p.prefix_start = INT64_MIN;
   EXPECT(DC_ERR_RANGE, dc_attention(q, k, v, out, &p));
-  memset(&p, 0, sizeof p);
+  p = dc_attention_params_init();
   p.prefix_len = 3; /* without a prefix */
   EXPECT(DC_ERR_INVALID_ARGUMENT, dc_attention(q, k, v, out, &p));
-  memset(&p, 0, sizeof p);
+  p = dc_attention_params_init();
   p.causal = 1; /* 3 queries, 1 key */
   EXPECT(DC_ERR_SHAPE, dc_attention(q, k1, k1, out, &p));
 
@@ -674,7 +674,7 @@ static void test_attention_values(void) {
   float q[24], k[24], v[24], want[24], got[24];
   const uint8_t mask[3] = {1, 0, 1}; /* key 1 is hidden */
   dc_tensor *tq, *tk, *tv, *to, *tm;
-  dc_attention_params p;
+  dc_attention_params p = dc_attention_params_init();
   int h, i, j, d;
 
   for (i = 0; i < 24; ++i) {
@@ -708,7 +708,7 @@ static void test_attention_values(void) {
   to = bhnd(1, 2, 3, 4, NULL);
   tm = typed(DC_U8, 2, (const int64_t[]){1, 3});
   EXPECT(DC_OK, dc_tensor_write(tm, mask, DC_U8, 3));
-  memset(&p, 0, sizeof p);
+  p = dc_attention_params_init();
   p.causal = 1;
   p.key_mask = tm;
   EXPECT(DC_OK, dc_attention(tq, tk, tv, to, &p));
@@ -730,7 +730,7 @@ static void test_rowwise_errors(void) {
   dc_tensor *g2 = f32_2d(2, 6, NULL), *freqs = f32(1, (const int64_t[]){3}, NULL);
   dc_tensor *x_i32 = typed(DC_I32, 2, (const int64_t[]){4, 6}), *odd = f32_2d(4, 5, NULL);
   dc_tensor *scalar = f32(0, NULL, NULL), *strided = NULL;
-  dc_norm_params p;
+  dc_norm_params p = dc_norm_params_init();
 
   /* Rows whose last dimension is not dense: every other column of x. */
   EXPECT(DC_OK, dc_tensor_view(x, 0, 2, (const int64_t[]){4, 3}, (const int64_t[]){6, 2}, &strided));
@@ -743,26 +743,26 @@ static void test_rowwise_errors(void) {
   EXPECT(DC_ERR_DTYPE, dc_layernorm(x, x_i32, NULL));
   EXPECT(DC_ERR_SHAPE, dc_layernorm(scalar, scalar, NULL));
   EXPECT(DC_ERR_SHAPE, dc_layernorm(strided, strided, NULL));
-  memset(&p, 0, sizeof p);
+  p = dc_norm_params_init();
   p.eps = -1.0f;
   EXPECT(DC_ERR_INVALID_ARGUMENT, dc_layernorm(x, out, &p));
   p.eps = INFINITY;
   EXPECT(DC_ERR_INVALID_ARGUMENT, dc_rmsnorm(x, out, &p));
-  memset(&p, 0, sizeof p);
+  p = dc_norm_params_init();
   p.weight = c5;
   EXPECT(DC_ERR_SHAPE, dc_layernorm(x, out, &p));
   EXPECT(DC_ERR_SHAPE, dc_rmsnorm(x, out, &p));
   p.weight = FOREIGN_T;
   EXPECT(DC_ERR_INVALID_ARGUMENT, dc_rmsnorm(x, out, &p));
-  memset(&p, 0, sizeof p);
+  p = dc_norm_params_init();
   p.bias = c5;
   EXPECT(DC_ERR_SHAPE, dc_layernorm(x, out, &p));
-  memset(&p, 0, sizeof p);
+  p = dc_norm_params_init();
   p.shift = g2;
   EXPECT(DC_ERR_INVALID_ARGUMENT, dc_layernorm(x, out, &p));
   p.scale = g3; /* 3 groups do not divide 4 rows */
   EXPECT(DC_ERR_SHAPE, dc_layernorm(x, out, &p));
-  memset(&p, 0, sizeof p);
+  p = dc_norm_params_init();
   p.bias = c6;
   EXPECT(DC_ERR_INVALID_ARGUMENT, dc_rmsnorm(x, out, &p)); /* rmsnorm takes no bias */
   EXPECT(DC_ERR_INVALID_ARGUMENT, dc_rmsnorm(NULL, out, NULL));
@@ -829,7 +829,7 @@ static void test_rowwise_errors(void) {
 static void test_rowwise_values(void) {
   float x[24], w[6], b[6], shift[12], scale[12], want[24], got[24], freqs[3];
   dc_tensor *tx, *tw, *tb, *tsh, *tsc, *to, *tf;
-  dc_norm_params p;
+  dc_norm_params p = dc_norm_params_init();
   int r, c;
 
   for (c = 0; c < 24; ++c) x[c] = (float)((c * 7) % 13) / 3.0f - 2.0f;
@@ -860,7 +860,7 @@ static void test_rowwise_values(void) {
       want[r * 6 + c] = (float)(y * (1.0 + scale[g]) + shift[g]);
     }
   }
-  memset(&p, 0, sizeof p);
+  p = dc_norm_params_init();
   p.weight = tw;
   p.bias = tb;
   p.shift = tsh;
@@ -874,7 +874,7 @@ static void test_rowwise_values(void) {
     for (c = 0; c < 6; ++c) ms += (double)x[r * 6 + c] * x[r * 6 + c] / 6.0;
     for (c = 0; c < 6; ++c) want[r * 6 + c] = (float)(w[c] * x[r * 6 + c] / sqrt(ms + 1e-6));
   }
-  memset(&p, 0, sizeof p);
+  p = dc_norm_params_init();
   p.weight = tw;
   EXPECT(DC_OK, dc_rmsnorm(tx, to, &p));
   read_into(to, got, 24);
@@ -1060,7 +1060,7 @@ static void test_metrics(void) {
 
 static void test_kv_ring(void) {
   dc_kv_ring* ring = NULL;
-  dc_kv_ring_state s;
+  dc_kv_ring_state s = dc_kv_ring_state_init();
   dc_tensor *k = NULL, *v = NULL, *ring_k = NULL, *ring_v = NULL;
   dc_tensor *k3 = bhnd(1, 2, 3, 4, NULL), *k5 = bhnd(1, 2, 5, 4, NULL), *kd = bhnd(1, 2, 3, 8, NULL);
   dc_tensor* k_i32 = typed(DC_I32, 4, (const int64_t[]){1, 2, 3, 4});
@@ -1130,6 +1130,91 @@ static void test_kv_ring(void) {
 
 /* ------------------------------------------------------------------------------------- */
 
+/* ------------------------------------------------------------------------- versioned structs */
+
+/* Whether the bytes of a record after its struct_size still hold the 0xAB pattern. */
+static int untouched(const void* record, size_t size) {
+  const unsigned char* b = (const unsigned char*)record;
+  size_t i;
+  for (i = sizeof(size_t); i < size; ++i)
+    if (b[i] != 0xAB) return 0;
+  return 1;
+}
+
+/* 0, one short of `own`, and larger than `own`. */
+static size_t wrong_size(int i, size_t own) { return i == 0 ? 0 : i == 1 ? own - 1 : own + 8; }
+
+/* Each struct with a size the library does not know: 0 and one short of its own are refused as
+ * invalid, a larger one (a newer header) as unavailable, with a message naming the struct, before
+ * the struct is read further (ASan reports a read past a plain struct) or a record is written. */
+static void test_struct_sizes(void) {
+  const dc_status want[3] = {DC_ERR_INVALID_ARGUMENT, DC_ERR_INVALID_ARGUMENT, DC_ERR_UNAVAILABLE};
+  dc_tensor *a = f32_2d(2, 4, NULL), *w = f32_2d(3, 4, NULL), *out = f32_2d(2, 3, NULL);
+  dc_tensor *x = f32_2d(2, 4, NULL), *y = f32_2d(2, 4, NULL);
+  const int64_t bhnd[4] = {1, 1, 2, 4};
+  dc_tensor *q = f32(4, bhnd, NULL), *o = f32(4, bhnd, NULL);
+  dc_kv_ring* ring = NULL;
+  int i;
+
+  EXPECT(DC_OK, dc_kv_ring_create(DC_F32, DC_DEVICE_CPU, 1, 1, 2, 4, &ring));
+  for (i = 0; i < 3; ++i) {
+    dc_gemm_params gp = dc_gemm_params_init();
+    dc_attention_params ap = dc_attention_params_init();
+    dc_norm_params np = dc_norm_params_init();
+    dc_backend_info info;
+    dc_memory_stats stats;
+    dc_tensor_desc desc;
+    dc_kv_ring_state state;
+
+    gp.struct_size = wrong_size(i, sizeof gp);
+    EXPECT(want[i], dc_gemm(a, w, out, &gp));
+    CHECK(strstr(dc_last_error(), "dc_gemm_params") != NULL);
+    ap.struct_size = wrong_size(i, sizeof ap);
+    EXPECT(want[i], dc_attention(q, q, q, o, &ap));
+    CHECK(strstr(dc_last_error(), "dc_attention_params") != NULL);
+    np.struct_size = wrong_size(i, sizeof np);
+    EXPECT(want[i], dc_layernorm(x, y, &np));
+    EXPECT(want[i], dc_rmsnorm(x, y, &np));
+    CHECK(strstr(dc_last_error(), "dc_norm_params") != NULL);
+
+    memset(&info, 0xAB, sizeof info);
+    info.struct_size = wrong_size(i, sizeof info);
+    EXPECT(want[i], dc_backend_get(0, &info));
+    CHECK(untouched(&info, sizeof info));
+    memset(&stats, 0xAB, sizeof stats);
+    stats.struct_size = wrong_size(i, sizeof stats);
+    EXPECT(want[i], dc_memory_stats_get(DC_DEVICE_CPU, &stats));
+    CHECK(untouched(&stats, sizeof stats));
+    memset(&desc, 0xAB, sizeof desc);
+    desc.struct_size = wrong_size(i, sizeof desc);
+    EXPECT(want[i], dc_tensor_describe(a, &desc));
+    CHECK(untouched(&desc, sizeof desc));
+    CHECK(strstr(dc_last_error(), "dc_tensor_desc") != NULL);
+    memset(&state, 0xAB, sizeof state);
+    state.struct_size = wrong_size(i, sizeof state);
+    EXPECT(want[i], dc_kv_ring_state_get(ring, &state));
+    CHECK(untouched(&state, sizeof state));
+  }
+
+  /* The init functions give the struct's own size and zeroes; a filled record keeps its size. */
+  {
+    dc_attention_params ap = dc_attention_params_init();
+    dc_tensor_desc desc = dc_tensor_desc_init();
+    CHECK(ap.struct_size == sizeof ap && ap.scale == 0 && ap.key_mask == NULL && ap.prefix_len == 0);
+    EXPECT(DC_OK, dc_tensor_describe(a, &desc));
+    CHECK(desc.struct_size == sizeof desc && desc.ndim == 2 && desc.shape[1] == 4);
+  }
+
+  dc_kv_ring_release(ring);
+  dc_tensor_release(a);
+  dc_tensor_release(w);
+  dc_tensor_release(out);
+  dc_tensor_release(x);
+  dc_tensor_release(y);
+  dc_tensor_release(q);
+  dc_tensor_release(o);
+}
+
 static void test_values_on_every_isa(void) {
   const dc_isa detected = dc_cpu_isa_detected();
   int isa;
@@ -1160,6 +1245,7 @@ int main(void) {
   test_attention_errors();
   test_rowwise_errors();
   test_kv_ring();
+  test_struct_sizes();
   test_values_on_every_isa();
   printf("c_api_test: %d checks, %d failed\n", g_checks, g_failures);
   return g_failures ? EXIT_FAILURE : EXIT_SUCCESS;

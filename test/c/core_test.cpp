@@ -60,7 +60,7 @@ void operator delete[](void* p, size_t) noexcept { std::free(p); }
 namespace {
 
 uint64_t host_bytes_in_use() {
-  dc_memory_stats s{};
+  dc_memory_stats s = dc_memory_stats_init();
   dc_memory_stats_get(DC_DEVICE_CPU, &s);
   return s.bytes_in_use;
 }
@@ -100,7 +100,7 @@ void test_allocation_failures() {
   sweep("dc_set_num_threads", [] { CHECK(ok_or_oom(dc_set_num_threads(3)) || true); });
   dc_set_num_threads(3);
   sweep("dc_backend_get", [] {
-    dc_backend_info info;
+    dc_backend_info info = dc_backend_info_init();
     CHECK(ok_or_oom(dc_backend_get(0, &info)));
   });
   const int64_t shape[2] = {16, 64};

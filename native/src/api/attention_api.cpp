@@ -1,5 +1,6 @@
 #include <cmath>
 
+#include "../core/abi_struct.h"
 #include "dispatch.h"
 
 using namespace dc;
@@ -40,7 +41,8 @@ extern "C" dc_status dc_attention(const dc_tensor* q, const dc_tensor* k, const 
   DC_TRY(check_bhnd(k, "k", q));
   DC_TRY(check_bhnd(v, "v", q));
   DC_TRY(check_bhnd(out, "out", q, true));
-  const dc_attention_params p = params ? *params : dc_attention_params{};
+  dc_attention_params p;
+  DC_TRY(read_params(params, "dc_attention_params", "params", &p));
   AttentionArgs a;
   a.B = q->shape[0];
   a.H = q->shape[1];

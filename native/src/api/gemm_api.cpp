@@ -1,3 +1,4 @@
+#include "../core/abi_struct.h"
 #include "../cpu/gemm_panels.h"
 #include "dispatch.h"
 
@@ -20,7 +21,8 @@ extern "C" dc_status dc_gemm(const dc_tensor* a, const dc_tensor* w, dc_tensor* 
   DC_TRY(check_tensor(a, "a"));
   DC_TRY(check_handle(w, "w"));
   DC_TRY(check_tensor(out, "out"));
-  const dc_gemm_params p = params ? *params : dc_gemm_params{};
+  dc_gemm_params p;
+  DC_TRY(read_params(params, "dc_gemm_params", "params", &p));
   DC_TRY(check_optional(p.bias, "bias"));
   DC_TRY(check_optional(p.residual, "residual"));
   DC_TRY(check_optional(p.gate, "gate"));

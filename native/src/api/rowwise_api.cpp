@@ -1,6 +1,7 @@
 // Norms, modulation, activations, linear combinations, softmax and RoPE: ops over rows.
 #include <cmath>
 
+#include "../core/abi_struct.h"
 #include "dispatch.h"
 
 using namespace dc;
@@ -44,7 +45,8 @@ dc_status check_grouped(const dc_tensor* g, const char* what, const dc_tensor* x
 dc_status run_norm(NormArgs::Kind kind, const dc_tensor* x, dc_tensor* out,
                    const dc_norm_params* params) {
   DC_TRY(check_pair(x, out));
-  const dc_norm_params p = params ? *params : dc_norm_params{};
+  dc_norm_params p;
+  DC_TRY(read_params(params, "dc_norm_params", "params", &p));
   NormArgs a;
   a.kind = kind;
   a.dtype = x->dtype;

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <memory>
 
+#include "../core/abi_struct.h"
 #include "../core/handles.h"
 #include "../core/status.h"
 #include "../core/tensor.h"
@@ -130,14 +131,16 @@ dc_status dc_kv_ring_clear(dc_kv_ring* r) {
   return DC_OK;
 }
 
-dc_status dc_kv_ring_state_get(const dc_kv_ring* r, dc_kv_ring_state* s) {
+dc_status dc_kv_ring_state_get(const dc_kv_ring* r, dc_kv_ring_state* state) {
   DC_TRY(check_ring(r));
-  if (!s) return fail(DC_ERR_INVALID_ARGUMENT, "state is NULL");
-  s->capacity = r->capacity;
-  s->length = r->length;
-  s->start = r->start;
-  s->evicted = r->evicted;
-  s->bytes = r->k->storage->bytes + r->v->storage->bytes;
+  DC_TRY(check_record(state, "dc_kv_ring_state", "state"));
+  dc_kv_ring_state s{};
+  s.capacity = r->capacity;
+  s.length = r->length;
+  s.start = r->start;
+  s.evicted = r->evicted;
+  s.bytes = r->k->storage->bytes + r->v->storage->bytes;
+  write_record(state, s);
   return DC_OK;
 }
 

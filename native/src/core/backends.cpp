@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "../cuda/backend.h"
+#include "abi_struct.h"
 #include "allocator.h"
 #include "device_memory.h"
 #include "status.h"
@@ -101,13 +102,17 @@ dc_status dc_backend_count(int* count) {
 }
 
 dc_status dc_backend_get(int i, dc_backend_info* info) {
-  if (!info) return fail(DC_ERR_INVALID_ARGUMENT, "info is NULL");
+  DC_TRY(check_record(info, "dc_backend_info", "info"));
   int count = 0;
   DC_TRY(dc_backend_count(&count));
   if (i < 0 || i >= count) return fail(DC_ERR_RANGE, "backend index %d outside [0, %d)", i, count);
   return guard([&] {
-    if (i > 0) return cuda::device_info(i - 1, info);
-    cpu_info(info);
+    dc_backend_info full;
+    if (i > 0)
+      DC_TRY(cuda::device_info(i - 1, &full));
+    else
+      cpu_info(&full);
+    write_record(info, full);
     return DC_OK;
   });
 }
@@ -132,10 +137,10 @@ int dc_get_num_threads(void) {
 }
 
 dc_status dc_memory_stats_get(dc_device device, dc_memory_stats* stats) {
-  if (!stats) return fail(DC_ERR_INVALID_ARGUMENT, "stats is NULL");
+  DC_TRY(check_record(stats, "dc_memory_stats", "stats"));
   if (device != DC_DEVICE_CPU) DC_TRY(dc_device_available(device));
   return guard([&] {
-    *stats = device == DC_DEVICE_CPU ? host_allocator().stats() : cuda::memory_stats();
+    write_record(stats, device == DC_DEVICE_CPU ? host_allocator().stats() : cuda::memory_stats());
     return DC_OK;
   });
 }

@@ -6,6 +6,7 @@
 
 #include <memory>
 
+#include "abi_struct.h"
 #include "allocator.h"
 #include "device_memory.h"
 #include "handles.h"
@@ -410,20 +411,22 @@ dc_status dc_tensor_release(dc_tensor* t) {
   return DC_OK;
 }
 
-dc_status dc_tensor_describe(const dc_tensor* t, dc_tensor_desc* d) {
+dc_status dc_tensor_describe(const dc_tensor* t, dc_tensor_desc* desc) {
   DC_TRY(check_handle(t, "tensor"));
-  if (!d) return fail(DC_ERR_INVALID_ARGUMENT, "desc is NULL");
-  d->dtype = t->dtype;
-  d->device = t->device();
-  d->ndim = t->ndim;
-  for (int i = 0; i < DC_MAX_DIMS; ++i) {
-    d->shape[i] = i < t->ndim ? t->shape[i] : 0;
-    d->strides[i] = i < t->ndim ? t->strides[i] : 0;
+  DC_TRY(check_record(desc, "dc_tensor_desc", "desc"));
+  dc_tensor_desc d{};
+  d.dtype = t->dtype;
+  d.device = t->device();
+  d.ndim = t->ndim;
+  for (int i = 0; i < t->ndim; ++i) {
+    d.shape[i] = t->shape[i];
+    d.strides[i] = t->strides[i];
   }
-  d->data = t->data();
-  d->numel = t->numel();
-  d->contiguous = !t->packed && t->contiguous();
-  d->packed = t->packed;
+  d.data = t->data();
+  d.numel = t->numel();
+  d.contiguous = !t->packed && t->contiguous();
+  d.packed = t->packed;
+  write_record(desc, d);
   return DC_OK;
 }
 

@@ -6,6 +6,8 @@
 // every call (a trap when broken):
 //   - the status is a dc_status, and a failure leaves a message;
 //   - a released or foreign handle is refused with DC_ERR_INVALID_ARGUMENT;
+//   - a versioned struct whose struct_size the library does not know is refused (and never read
+//     or written past the caller's object, which the sanitizers would report);
 //   - when the program ends and its handles are released, the host pool holds what it held before.
 // Built by CMake with DITCACHE_FUZZ=ON (clang); test/fuzz/c-abi/run.sh builds and runs it.
 #include <algorithm>
@@ -54,6 +56,15 @@ void bound(int64_t* dims, int n) {
     product /= double(dims[largest]);
     dims[largest] = 1;
   }
+}
+
+// A versioned struct's struct_size: mostly its own, sometimes one the library must refuse.
+template <class T>
+size_t struct_size(Input& in, bool* unknown) {
+  *unknown = in.byte() % 8 == 0;
+  if (!*unknown) return sizeof(T);
+  const size_t wrong[] = {0, 1, sizeof(T) - 8, sizeof(T) + 8, SIZE_MAX};
+  return in.pick(wrong);
 }
 
 void check_status(dc_status s) {
@@ -187,18 +198,23 @@ struct Program {
       case 10: {
         dc_tensor *a = tensor(in), *w = tensor(in), *o = tensor(in), *bias = tensor(in);
         dc_gemm_params p{};
+        bool unknown_size;
+        p.struct_size = struct_size<dc_gemm_params>(in, &unknown_size);
         p.bias = in.byte() % 2 ? bias : nullptr;
         p.activation = dc_activation(in.pick(kInts));
         p.residual = in.byte() % 2 ? o : nullptr;
         // Without params the bias is not an argument, so only passed handles must be refused.
         const bool with_params = in.byte() % 2;
-        expect_refused(dc_gemm(a, w, o, with_params ? &p : nullptr),
-                       {a, w, o, with_params ? p.bias : nullptr});
+        const dc_status st = dc_gemm(a, w, o, with_params ? &p : nullptr);
+        expect_refused(st, {a, w, o, with_params ? p.bias : nullptr});
+        if (with_params && unknown_size && st == DC_OK) broken();
         break;
       }
       case 11: {
         dc_tensor *q = tensor(in), *k = tensor(in), *v = tensor(in), *o = tensor(in);
         dc_attention_params p{};
+        bool unknown_size;
+        p.struct_size = struct_size<dc_attention_params>(in, &unknown_size);
         p.scale = float(in.pick(kDoubles) > 1e38 ? 1.0 : in.pick(kDoubles));
         p.causal = in.byte() & 1;
         p.key_mask = in.byte() % 3 == 0 ? tensor(in) : nullptr;
@@ -211,16 +227,22 @@ struct Program {
         p.rope_freqs = in.byte() % 3 == 0 ? tensor(in) : nullptr;
         p.q_pos0 = in.pick(kOffsets);
         p.k_pos0 = in.pick(kOffsets);
-        expect_refused(dc_attention(q, k, v, o, &p), {q, k, v, o});
+        const dc_status st = dc_attention(q, k, v, o, &p);
+        expect_refused(st, {q, k, v, o});
+        if (unknown_size && st == DC_OK) broken();
         break;
       }
       case 12: {
         dc_tensor *x = tensor(in), *o = tensor(in), *w = tensor(in), *g = tensor(in);
         dc_norm_params p{};
+        bool unknown_size;
+        p.struct_size = struct_size<dc_norm_params>(in, &unknown_size);
         p.weight = in.byte() % 2 ? w : nullptr;
         p.shift = p.scale = in.byte() % 2 ? g : nullptr;
         p.eps = float(in.byte()) * 1e-3f;
-        expect_refused(in.byte() % 2 ? dc_layernorm(x, o, &p) : dc_rmsnorm(x, o, &p), {x, o, p.weight, p.shift});
+        const dc_status st = in.byte() % 2 ? dc_layernorm(x, o, &p) : dc_rmsnorm(x, o, &p);
+        expect_refused(st, {x, o, p.weight, p.shift});
+        if (unknown_size && st == DC_OK) broken();
         break;
       }
       case 13: {
@@ -268,7 +290,9 @@ struct Program {
       case 18: {
         dc_kv_ring* r = ring(in);
         dc_tensor *k = tensor(in), *v = tensor(in);
-        dc_kv_ring_state s;
+        dc_kv_ring_state s{};
+        bool unknown_size;
+        s.struct_size = struct_size<dc_kv_ring_state>(in, &unknown_size);
         const bool bad = r == reinterpret_cast<dc_kv_ring*>(foreign) ||
                          std::find(stale_rings.begin(), stale_rings.end(), r) != stale_rings.end();
         const bool append = in.byte() % 2;
@@ -276,6 +300,7 @@ struct Program {
         if (append) expect_refused(st, {k, v});
         check_status(st);
         if (bad && st == DC_OK) broken();
+        if (!append && unknown_size && st == DC_OK) broken();
         if (in.byte() % 4 == 0) {
           st = dc_kv_ring_release(r);
           check_status(st);
@@ -301,7 +326,7 @@ struct Program {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  dc_memory_stats before{}, after{};
+  dc_memory_stats before = dc_memory_stats_init(), after = dc_memory_stats_init();
   dc_memory_stats_get(DC_DEVICE_CPU, &before);
   {
     Program program;
