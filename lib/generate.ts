@@ -2,7 +2,7 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 
 import { createPolicy, type CacheOption } from './cache/index.js';
-import type { Evaluation } from './cache/policy.js';
+import type { Evaluation, StepDecision } from './cache/policy.js';
 import type { CaptionState, STDiT3 } from './models/stdit3/model.js';
 import { denoise, type DenoiseSummary, type StepInfo } from './sampling/denoise.js';
 import { gaussianNoise } from './sampling/noise.js';
@@ -45,13 +45,19 @@ export interface GenerateOptions extends ConditioningOptions {
 export interface GenerationTrace {
   policy: string;
   steps: number;
-  /** 1-based steps whose blocks ran */
+  /** 1-based steps in which some row ran the blocks */
   computedSteps: number[];
+  /** per step: what each row of the CFG batch did, the branches reused, the share of block work done */
+  decisions: StepDecision[];
+  /** share of the uncached generation's block work (multiply-adds) done */
+  computedFraction: number;
   evaluations: Evaluation[];
   stepMs: number[];
   totalMs: number;
-  /** peak bytes of the residual cache (one summed residual + probe slots) */
+  /** peak bytes held by the policy's cache (stack residual, probe and gate slots, kept branches, CFG difference) */
   cacheBytes: number;
+  /** what held cacheBytes at the peak */
+  cacheBreakdown: DenoiseSummary['cacheBreakdown'];
   /** bytes the per-block formulation would hold: two residuals for each of the 2·depth blocks */
   perBlockCacheBytes: number;
 }
@@ -202,10 +208,13 @@ export function* generationSteps(model: STDiT3, o: GenerateOptions): Generator<S
       policy: policy.name,
       steps: r.steps,
       computedSteps: summary.computedSteps,
+      decisions: summary.decisions,
+      computedFraction: summary.computedFraction,
       evaluations: [...policy.evaluations],
       stepMs: summary.stepMs,
       totalMs: performance.now() - started,
       cacheBytes: summary.cacheBytes,
+      cacheBreakdown: summary.cacheBreakdown,
       perBlockCacheBytes: policy.caches ? 2 * 2 * model.config.depth * activation : 0,
     },
   };

@@ -1,5 +1,9 @@
-// The authors' codebooks and MoReg constants, and the rule that adapts them to other step counts.
-import type { AdaCacheSpec, MoRegSpec } from './policy.js';
+// The authors' published settings of every policy, and the rules that adapt them to other step
+// counts and model depths.
+import { fasterCachePreset, type FasterCacheSpec } from './fastercache.js';
+import { MAGCACHE_OPEN_SORA_LISTED } from './magcache.js';
+import type { AdaCacheSpec, CacheSpec, MoRegSpec } from './policy.js';
+import { TEACACHE_OPEN_SORA_COEFFICIENTS } from './teacache.js';
 
 export const CODEBOOK_30_FAST: [number, number][] = [[0.08, 6], [0.16, 5], [0.24, 4], [0.32, 3], [0.4, 2], [1.0, 1]];
 export const CODEBOOK_30_SLOW: [number, number][] = [[0.08, 3], [0.16, 2], [0.24, 1], [0.32, 1], [0.4, 1], [1.0, 1]];
@@ -9,7 +13,51 @@ export const CODEBOOK_100: [number, number][] = [[0.03, 12], [0.05, 10], [0.07, 
 export const MOREG_30: MoRegSpec = { strides: [1], steps: [4, 26], hyp: [0.385, 8, 1, 2], mogradMul: 10 };
 
 export type PresetName = 'adacache-fast' | 'adacache-slow' | 'adacache-100' | 'adacache-fast-moreg' | 'adacache-slow-moreg';
-export const PRESET_NAMES: readonly string[] = ['none', 'fixed-2', 'fixed-3', 'adacache-fast', 'adacache-slow', 'adacache-100', 'adacache-fast-moreg', 'adacache-slow-moreg'];
+const ADACACHE_PRESETS: readonly string[] = ['adacache-fast', 'adacache-slow', 'adacache-100', 'adacache-fast-moreg', 'adacache-slow-moreg'];
+
+/**
+ * The other policies' presets (Open-Sora 1.2 settings of their authors where published):
+ * TeaCache δ 0.1 / 0.2; First-Block Cache, never published for Open-Sora, at diffusers' default
+ * 0.05 and twice it; MagCache at the Open-Sora setting (E012K3R02) and the authors' faster Wan2.1
+ * one (E024K6R02) on the Open-Sora ratios; PAB 246 / 357 / 579; FasterCache with both parts, and
+ * each part alone.
+ */
+const OTHER_PRESETS: Record<string, (steps: number) => CacheSpec> = {
+  'teacache-slow': () => ({ kind: 'teacache', threshold: 0.1, coefficients: [...TEACACHE_OPEN_SORA_COEFFICIENTS] }),
+  'teacache-fast': () => ({ kind: 'teacache', threshold: 0.2, coefficients: [...TEACACHE_OPEN_SORA_COEFFICIENTS] }),
+  'fbcache-slow': () => ({ kind: 'fbcache', threshold: 0.05 }),
+  'fbcache-fast': () => ({ kind: 'fbcache', threshold: 0.1 }),
+  'magcache-slow': () => ({ kind: 'magcache', threshold: 0.12, maxSkips: 3, retention: 0.2, ratios: MAGCACHE_OPEN_SORA_LISTED.map(Math.sqrt) }),
+  'magcache-fast': () => ({ kind: 'magcache', threshold: 0.24, maxSkips: 6, retention: 0.2, ratios: MAGCACHE_OPEN_SORA_LISTED.map(Math.sqrt) }),
+  pab: () => pabPreset(2, 4, 6),
+  'pab-246': () => pabPreset(2, 4, 6),
+  'pab-357': () => pabPreset(3, 5, 7),
+  'pab-579': () => pabPreset(5, 7, 9),
+  fastercache: (steps) => fasterCachePreset(steps),
+  'fastercache-attn': (steps) => withoutPart(fasterCachePreset(steps), 'cfg'),
+  'fastercache-cfg': (steps) => withoutPart(fasterCachePreset(steps), 'attention'),
+};
+
+function pabPreset(spatial: number, temporal: number, cross: number): CacheSpec {
+  const range: [number, number] = [450, 930];
+  return { kind: 'pab', spatial: { interval: spatial, range: [...range] }, temporal: { interval: temporal, range: [...range] }, cross: { interval: cross, range: [...range] } };
+}
+
+function withoutPart(spec: FasterCacheSpec, part: 'cfg' | 'attention'): FasterCacheSpec {
+  const { [part]: _, ...rest } = spec;
+  return rest;
+}
+
+export const PRESET_NAMES: readonly string[] = ['none', 'fixed-2', 'fixed-3', ...ADACACHE_PRESETS, ...Object.keys(OTHER_PRESETS)];
+
+/** The spec of a preset for `steps` sampling steps and a model of `depth` blocks, or undefined for an unknown name. */
+export function presetSpec(name: string, steps: number, depth: number): CacheSpec | undefined {
+  if (name === 'none') return { kind: 'none' };
+  const fixed = /^fixed-(\d+)$/.exec(name);
+  if (fixed) return { kind: 'fixed', interval: Number(fixed[1]) };
+  if (ADACACHE_PRESETS.includes(name)) return adaCachePreset(name as PresetName, steps, depth);
+  return OTHER_PRESETS[name]?.(steps);
+}
 
 /**
  * A codebook for `steps` sampling steps. The distance the codebook reads is a change per step,

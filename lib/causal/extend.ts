@@ -8,7 +8,7 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 
 import { createPolicy, type CacheOption } from '../cache/index.js';
-import type { Evaluation } from '../cache/policy.js';
+import type { Evaluation, StepDecision } from '../cache/policy.js';
 import { cfgCaption, vocabularyOf, type ConditioningOptions } from '../generate.js';
 import type { CaptionState, STDiT3 } from '../models/stdit3/model.js';
 import { abortError, denoise, frames, type StepInfo } from '../sampling/denoise.js';
@@ -55,7 +55,12 @@ export interface ChunkTrace {
   modelFrames: number;
   ms: number;
   computedSteps: number[];
+  /** per denoising step of the chunk: what each row did, the branches reused, the share of block work done */
+  decisions: StepDecision[];
+  computedFraction: number;
   evaluations: Evaluation[];
+  /** peak bytes held by the caching policy's cache in this chunk */
+  cacheBytes: number;
   /** time of this chunk's cache-writing pass(es) */
   cacheWriteMs: number;
   kvCacheFrames: number;
@@ -211,7 +216,10 @@ export function* extensionSteps(model: STDiT3, o: ExtendOptions): Generator<Step
       modelFrames,
       ms: performance.now() - chunkStart,
       computedSteps: r.value.computedSteps,
+      decisions: r.value.decisions,
+      computedFraction: r.value.computedFraction,
       evaluations: [...policy.evaluations],
+      cacheBytes: r.value.cacheBytes,
       cacheWriteMs,
       kvCacheFrames: kv?.length ?? 0,
       kvCacheBytes: kv?.bytes ?? 0,

@@ -10,8 +10,8 @@ export interface ScheduleEvaluation {
   distance: number;
   /** The distance after regularisation (MoReg), when the run regularises. */
   distanceReg?: number;
-  /** The cache rate chosen from this evaluation: steps until the next computation. */
-  rate: number;
+  /** The cache rate chosen from this evaluation: steps until the next computation (AdaCache). */
+  rate?: number;
 }
 
 export interface ScheduleTrace {
@@ -47,7 +47,7 @@ export function scheduleSvg(trace: ScheduleTrace): string {
   const distances = evaluations.flatMap((e) => [e.distance, e.distanceReg ?? 0]).filter(Number.isFinite);
   // Headroom keeps the largest distance and rate off the plot's top edge.
   const yTicks = niceTicks(Math.max(0, ...distances) * 1.05, 5);
-  const maxRate = Math.max(1, ...evaluations.map((e) => e.rate)) + 1;
+  const maxRate = Math.max(1, ...evaluations.flatMap((e) => (e.rate === undefined ? [] : [e.rate]))) + 1;
   const rateTicks = niceTicks(maxRate, Math.min(5, maxRate), true);
 
   const plotW = PLOT.right - PLOT.left;
@@ -112,7 +112,7 @@ export function scheduleSvg(trace: ScheduleTrace): string {
 
   // Rate: a step line holding the rate in force (the last evaluation's of a step) until the next
   // step that evaluates, then to the end.
-  const rateAt = new Map(evaluations.map((e) => [e.step, e.rate]));
+  const rateAt = new Map(evaluations.flatMap((e) => (e.rate === undefined ? [] : [[e.step, e.rate] as const])));
   const rateSteps = [...rateAt.keys()];
   if (rateSteps.length > 0) {
     const points = rateSteps.flatMap((s, i) => {
@@ -140,7 +140,7 @@ function checkTrace(trace: ScheduleTrace): void {
     if (!Number.isInteger(e.step) || e.step < 1 || e.step > steps) {
       throw new RangeError(`scheduleSvg: evaluations[${i}].step ${e.step} is outside 1..${steps}`);
     }
-    if (!Number.isFinite(e.rate) || e.rate < 0) throw new RangeError(`scheduleSvg: evaluations[${i}].rate must be a finite number >= 0, got ${e.rate}`);
+    if (e.rate !== undefined && (!Number.isFinite(e.rate) || e.rate < 0)) throw new RangeError(`scheduleSvg: evaluations[${i}].rate must be a finite number >= 0, got ${e.rate}`);
     if (i > 0 && e.step < evaluations[i - 1]!.step) throw new RangeError(`scheduleSvg: evaluations must be in step order (evaluations[${i}])`);
   }
 }

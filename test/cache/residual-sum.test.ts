@@ -6,7 +6,7 @@
 // summation order.
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { ResidualCache, type Probe } from '../../lib/cache/plan.js';
+import { ResidualCache, RowTensor, type Probe } from '../../lib/cache/plan.js';
 import { loadModel } from '../../lib/models/stdit3/model.js';
 import { startProfile, stopProfile } from '../../lib/ops/profile.js';
 import { ops } from '../../lib/ops/index.js';
@@ -47,9 +47,11 @@ describe('summed residual cache', () => {
 
     // Per-block: the sum of the 4·depth residuals, block by block, replaces the summed residual.
     const perBlock = new ResidualCache();
-    const slots = [...cache.slots.values()];
-    perBlock.sum = slots[0]!.clone();
-    for (const s of slots.slice(1)) ops.add(perBlock.sum, s, { out: perBlock.sum });
+    const slots = [...cache.slots.values()].map((s) => s.tensor);
+    perBlock.stack = new RowTensor(slots[0]!.clone(), 2);
+    perBlock.stack.filled.fill(1);
+    const perBlockSum = perBlock.stack.tensor;
+    for (const s of slots.slice(1)) ops.add(perBlockSum, s, { out: perBlockSum });
     const blockwise = model.run(inputs(x1, 700), { plan: { compute: false, probes: [] }, residualCache: perBlock }).out!;
     const r = compare(summed.toFloat32Array(), blockwise.toFloat32Array(), { atol: 1e-4, rtol: 0 });
     console.log(`summed vs per-block residuals: max |Δ| = ${r.maxAbs.toExponential(2)}; memory ${cache.sum!.storageBytes} B vs ${slots.reduce((n, s) => n + s.storageBytes, 0)} B`);

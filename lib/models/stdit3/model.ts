@@ -2,12 +2,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { type Observation, type Probe, ResidualCache, type StepPlan, probeKey } from '../../cache/plan.js';
+import { keepGroup, keepHistory, keepRows, keptRows, measure, rowSlot } from '../../cache/kept.js';
+import { blockName, type Observation, type Probe, ResidualCache, type RowOutcome, RowTensor, type StepPlan, probeKey, rowFlags } from '../../cache/plan.js';
+import { RowPick } from '../../cache/rows.js';
 import { SafetensorsReader } from '../../io/safetensors.js';
 import { ops } from '../../ops/index.js';
-import { empty, tensor, type Device, type Tensor } from '../../tensor.js';
+import { empty, tensor, zeros, type Device, type Tensor } from '../../tensor.js';
 import { Scope } from '../../util/scope.js';
-import { blockForward, type CrossKv, type Grid, type TemporalPrefix } from './block.js';
+import { blockForward, modulationRow, type BlockReuse, type CrossKv, type Grid, type TemporalPrefix } from './block.js';
 import { ConfigError, outChannels, parseConfig, type STDiT3Config } from './config.js';
 import { positionEmbedding2D, timestepEmbedding } from './embeddings.js';
 import { loadWeights, weightTensors, type LoadOptions, type STDiT3Weights } from './weights.js';
@@ -42,7 +44,38 @@ export class CaptionState {
     readonly cross: CrossKv[],
     private readonly owned: Tensor[],
   ) {}
+
+  #picks = new Map<string, CaptionState>();
+
+  /** The caption of rows `pick` of this batch (views when the rows are consecutive); kept until dispose(). */
+  select(pick: RowPick): CaptionState {
+    if (pick.total !== this.batch) throw new RangeError(`caption: a pick of ${pick.total} rows for a batch of ${this.batch}`);
+    if (pick.isAll) return this;
+    const key = pick.ids.join(',');
+    let c = this.#picks.get(key);
+    if (!c) {
+      const owned: Tensor[] = [];
+      const masks = new Map<Tensor, Tensor>();
+      const cross = this.cross.map(({ kv, keyMask, L }) => {
+        let mask = masks.get(keyMask);
+        if (!mask) {
+          mask = pick.take(keyMask);
+          masks.set(keyMask, mask);
+          owned.push(mask);
+        }
+        const rows = pick.take(kv);
+        owned.push(rows);
+        return { kv: rows, keyMask: mask, L };
+      });
+      c = new CaptionState(pick.size, this.length, cross, owned);
+      this.#picks.set(key, c);
+    }
+    return c;
+  }
+
   dispose(): void {
+    for (const c of this.#picks.values()) c.dispose();
+    this.#picks.clear();
     for (const t of this.owned) t.dispose();
   }
   [Symbol.dispose](): void {
@@ -64,6 +97,8 @@ export interface RunOptions {
   /** Caching decision of this step (default: compute, no probes). */
   plan?: StepPlan;
   residualCache?: ResidualCache;
+  /** Keep the stack residual of the rows that compute, for rows that reuse it later (default: with a residual cache). */
+  keepStack?: boolean;
   temporalKv?: TemporalKvHooks;
   /** Stop after the blocks (a cache-writing pass needs only the K/V hooks). */
   blocksOnly?: boolean;
@@ -71,6 +106,24 @@ export interface RunOptions {
 
 export interface RunResult {
   out: Tensor | null;
+  observations: Observation[];
+  /** per row of the batch */
+  rows: RowOutcome[];
+}
+
+const COMPUTE_ALL: StepPlan = Object.freeze({ compute: true, probes: Object.freeze([]) });
+
+/** What the blocks of one model call share. */
+interface BlockStage {
+  modRows: Tensor;
+  caption: CaptionState;
+  grid: Grid;
+  /** the rows of the plan's batch this call runs */
+  pick: RowPick;
+  plan: StepPlan;
+  cache: ResidualCache | undefined;
+  options: RunOptions;
+  scope: Scope;
   observations: Observation[];
 }
 
@@ -162,11 +215,51 @@ export class STDiT3 {
     if (!isTensor(x) || x.shape.length !== 5 || x.shape[1] !== cfg.inChannels) {
       throw new RangeError(`x: expected [B, ${cfg.inChannels}, T, H, W], got ${isTensor(x) ? `[${x.shape}]` : typeof x}`);
     }
+    const B = x.shape[0]!;
+    const plan = options.plan ?? COMPUTE_ALL;
+    const present = rowFlags(plan.present, B, true);
+    if (present.every(Boolean)) return this.#run(inputs, options, plan, RowPick.all(B));
+
+    // Absent rows do not run at all: the present ones run as a smaller batch, and the output
+    // holds zeros in the absent rows.
+    const pick = RowPick.where(present);
+    const velocityOnly = options.velocityOnly === true;
+    const [, , T, H, W] = x.shape as [number, number, number, number, number];
+    const out = options.blocksOnly ? null : zeros([B, velocityOnly ? cfg.inChannels : outChannels(cfg), T, H, W], { dtype: x.dtype, device: x.device });
+    if (pick.size === 0) return { out, observations: [], rows: present.map(() => 'absent' as const) };
+    using scope = new Scope();
+    const caption = inputs.caption ?? scope.add(this.encodeCaptionFromInputs(inputs));
+    if (caption.batch !== B) throw new RangeError(`caption: batch ${caption.batch} does not match x batch ${B}`);
+    const subset = (v: Numbers | undefined, fallback: number, name: string) => {
+      if (v === undefined) return undefined;
+      const all = hostNumbers(v, B, fallback, name);
+      return Float32Array.from(pick.ids, (r) => all[r]!);
+    };
+    const part: ForwardInputs = {
+      x: scope.add(pick.take(x)),
+      timestep: subset(inputs.timestep, NaN, 'timestep')!,
+      caption: caption.select(pick),
+      fps: subset(inputs.fps, 24, 'fps'),
+      height: inputs.height,
+      width: inputs.width,
+      ...(inputs.xMask ? { xMask: pickFrames(frameMask(inputs.xMask, B, T), pick, T) } : {}),
+    };
+    const r = this.#run(part, options, plan, pick);
+    if (out && r.out) {
+      pick.put(out, r.out);
+      r.out.dispose();
+    }
+    return { ...r, out };
+  }
+
+  /** One model call over the rows `pick` of the batch the plan speaks of (inputs hold those rows only). */
+  #run(inputs: ForwardInputs, options: RunOptions, plan: StepPlan, pick: RowPick): RunResult {
+    const cfg = this.config;
+    const { x } = inputs;
     const [B, , T, H, W] = x.shape as [number, number, number, number, number];
     const [pt, ph, pw] = cfg.patchSize;
     const Tp = Math.ceil(T / pt), Hp = Math.ceil(H / ph), Wp = Math.ceil(W / pw);
     const S = Hp * Wp, N = Tp * S, C = cfg.hiddenSize;
-    const grid: Grid = { B, T: Tp, S, C, heads: cfg.numHeads };
     const timestep = hostNumbers(inputs.timestep, B, NaN, 'timestep');
     if (timestep.some((t) => !Number.isFinite(t))) throw new TypeError('timestep: expected B finite values');
     const fps = hostNumbers(inputs.fps, B, 24, 'fps');
@@ -200,45 +293,83 @@ export class STDiT3 {
       modRows = scope.add(selectFrames(tMlp, t0Mlp, xMask, B, T));
     }
 
-    const plan = options.plan ?? { compute: true, probes: [] };
     const cache = options.residualCache;
-    const observations: Observation[] = [];
-    const xIn = cache ? scope.add(xs.clone()) : null;
-    if (!plan.compute) {
-      if (!cache?.sum) throw new Error('a cached step needs a residual cache filled by an earlier computed step');
-      ops.add(xs, cache.sum, { out: xs });
-    } else {
-      for (let i = 0; i < cfg.depth; i++) {
-        for (const kind of ['spatial', 'temporal'] as const) {
-          const blk = kind === 'spatial' ? w.spatial[i]! : w.temporal[i]!;
-          const mods = scope.add(this.blockModulation(modRows, blk.scaleShiftTable));
-          const probes = plan.probes.filter((p) => p.kind === kind && p.index === i);
-          const want = { attnRes: probes.some((p) => p.branch === 'attn'), caMlpRes: probes.some((p) => p.branch === 'ca-mlp') };
-          const hooks = options.temporalKv;
-          const temporal =
-            kind === 'temporal'
-              ? {
-                  causal: cfg.causalTemporal,
-                  ropeFreqs: w.ropeFreqs,
-                  prefix: hooks?.prefix?.(i),
-                  onKv: hooks?.onKv ? (b: number, k: Tensor, v: Tensor) => hooks.onKv!(i, b, k, v) : undefined,
-                }
-              : null;
-          const res = blockForward(xs, blk, grid, mods, caption.cross[2 * i + (kind === 'spatial' ? 0 : 1)]!, temporal, want);
-          for (const probe of probes) {
-            const fresh = probe.branch === 'attn' ? res.attnRes! : res.caMlpRes!;
-            observations.push(this.observe(probe, fresh, cache, B, Tp));
-          }
-          res.attnRes?.dispose();
-          res.caMlpRes?.dispose();
-        }
+    const keepStack = cache !== undefined && options.keepStack !== false;
+    const R = pick.total;
+    const stage: BlockStage = { modRows, caption, grid: { B, T: Tp, S, C, heads: cfg.numHeads }, pick, plan, cache, options, scope, observations: [] };
+
+    // Leading blocks every present row runs (First-Block Cache's head), and the gate's signal.
+    const head = plan.head ?? 0;
+    if (!Number.isInteger(head) || head < 0 || head > 2 * cfg.depth) throw new RangeError(`plan.head must be an integer in [0, ${2 * cfg.depth}], got ${head}`);
+    const compute = rowFlags(plan.compute, R, true);
+    let headIn: Tensor | null = null;
+    if (plan.gate?.signal === 'head-residual') {
+      if (head === 0) throw new RangeError("a 'head-residual' gate needs plan.head >= 1");
+      headIn = scope.add(xs.clone());
+    }
+    if (head > 0) this.#blocks(0, head, xs, RowPick.all(B), stage);
+    if (plan.gate) {
+      if (!cache) throw new Error('a gate needs a residual cache');
+      let signal: Tensor;
+      if (plan.gate.signal === 'modulated-input') {
+        // TeaCache: t2i_modulate(norm1(x), shift_msa, scale_msa) of spatial block 0, modulated by t_mlp.
+        const mods = scope.add(this.blockModulation(tMlp, w.spatial[0]!.scaleShiftTable));
+        signal = scope.add(ops.layerNorm(xs, { shift: scope.add(modulationRow(mods, 0)), scale: scope.add(modulationRow(mods, 1)) }));
+      } else {
+        signal = scope.add(ops.axpby(1, xs, -1, headIn!));
       }
+      const slot = rowSlot(cache.gates, plan.gate.signal, signal, pick.size, R);
+      const always = plan.gate.signal === 'modulated-input';
+      const groups = plan.gate.groups.map((g) => pick.within(g));
+      const changes = groups.map((g) => (g ? measure(slot, signal, pick, g, 'l1', always) : null));
+      const decided = plan.gate.decide(changes);
+      if (decided.length !== groups.length) throw new RangeError(`gate: decide() returned ${decided.length} decisions for ${groups.length} groups`);
+      groups.forEach((g, i) => {
+        if (!g) return;
+        for (const r of g.rows) compute[r] = decided[i]!;
+        // The head residual compared against is that of the group's last computed step.
+        if (!always && (decided[i] || changes[i] === null)) keepGroup(slot, signal, pick, g);
+      });
+    }
+
+    // The rest of the stack: rows that compute run it, the others add their kept stack residual.
+    const runs = RowPick.where(pick.ids.map((r) => compute[r]!));
+    const reuses = RowPick.where(pick.ids.map((r) => !compute[r]!));
+    if (runs.size > 0) {
+      const part = runs.isAll ? xs : scope.add(runs.take(xs));
+      const xIn = keepStack ? scope.add(part.clone()) : null;
+      this.#blocks(head, 2 * cfg.depth, part, runs, stage);
       if (cache && xIn) {
-        cache.sum ??= empty(xs.shape, { dtype: xs.dtype, device: xs.device });
-        ops.axpby(1, xs, -1, xIn, { out: cache.sum });
+        const rows = pick.map(runs);
+        cache.stack ??= new RowTensor(empty([R * N, C], { dtype: xs.dtype, device: xs.device }), R);
+        if (rows.consecutive) {
+          using dst = rows.take(cache.stack.tensor);
+          ops.axpby(1, part, -1, xIn, { out: dst });
+        } else {
+          using diff = ops.axpby(1, part, -1, xIn);
+          rows.put(cache.stack.tensor, diff);
+        }
+        for (const r of rows.ids) cache.stack.filled[r] = 1;
+      }
+      if (!runs.consecutive) runs.put(xs, part);
+    }
+    if (reuses.size > 0) {
+      const rows = pick.map(reuses);
+      if (!cache?.stack?.has(rows.ids)) throw new Error('a cached step needs a residual cache filled by an earlier computed step');
+      using kept = rows.consecutive ? rows.take(cache.stack.tensor) : null;
+      const stack = kept ?? scope.add(rows.take(cache.stack.tensor));
+      if (reuses.consecutive) {
+        using part = reuses.take(xs);
+        ops.add(part, stack, { out: part });
+      } else {
+        using part = reuses.take(xs);
+        ops.add(part, stack, { out: part });
+        reuses.put(xs, part);
       }
     }
-    if (options.blocksOnly) return { out: null, observations };
+    const rowOutcome: RowOutcome[] = new Array<RowOutcome>(R).fill('absent');
+    for (const r of pick.ids) rowOutcome[r] = compute[r] ? 'compute' : 'reuse';
+    if (options.blocksOnly) return { out: null, observations: stage.observations, rows: rowOutcome };
 
     // Final layer: t2i modulation by t (not t_mlp); clean frames are normalised and modulated again by t0.
     const fmods = scope.add(this.finalModulation(t));
@@ -255,7 +386,74 @@ export class STDiT3 {
     const lin = scope.add(ops.gemm(o, w.finalLinear.weight, { bias: w.finalLinear.bias }));
     const cout = options.velocityOnly ? cfg.inChannels : outChannels(cfg);
     const out = ops.unpatchify(scope.add(lin.view([B, N, lin.shape[1]!])), cfg.patchSize, [B, cout, T, H, W]);
-    return { out, observations };
+    return { out, observations: stage.observations, rows: rowOutcome };
+  }
+
+  /**
+   * Blocks at forward positions [from, to) (spatial i at 2i, temporal i at 2i + 1) on x, which
+   * holds the rows `rows` of the stage's batch, in place.
+   */
+  #blocks(from: number, to: number, x: Tensor, rows: RowPick, stage: BlockStage): void {
+    const w = this.weights;
+    const { plan, cache, scope, grid } = stage;
+    const full = stage.pick.map(rows);
+    const all = rows.isAll;
+    const caption = all ? stage.caption : stage.caption.select(rows);
+    const g: Grid = { ...grid, B: rows.size };
+    const hooks = stage.options.temporalKv;
+    for (let p = from; p < to; p++) {
+      const i = p >> 1;
+      const kind = p % 2 === 0 ? ('spatial' as const) : ('temporal' as const);
+      const blk = kind === 'spatial' ? w.spatial[i]! : w.temporal[i]!;
+      const allMods = scope.add(this.blockModulation(stage.modRows, blk.scaleShiftTable));
+      const mods = all ? allMods : scope.add(rows.take(allMods));
+      const probes = plan.probes.filter((q) => q.kind === kind && q.index === i);
+      const bp = plan.blocks?.(kind, i);
+      const name = blockName(kind, i);
+      const kept = (what: string) => cache?.branches.get(`${name}:${what}`);
+      const reuse: BlockReuse = {};
+      if (bp?.attn === 'reuse') reuse.attnRes = scope.add(keptRows(kept('attn'), full, `${name} self-attention`));
+      else if (bp?.attn) {
+        const o1 = scope.add(keptRows(kept('attn-1'), full, `${name} self-attention`));
+        const o0 = scope.add(keptRows(kept('attn-0'), full, `${name} self-attention`));
+        reuse.attnOut = scope.add(ops.axpby(1 + bp.attn.extrapolate, o1, -bp.attn.extrapolate, o0));
+      }
+      if (bp?.cross === 'reuse') reuse.crossRes = scope.add(keptRows(kept('cross'), full, `${name} cross-attention`));
+      const keep = bp?.keep ?? {};
+      const want = {
+        attnRes: probes.some((q) => q.branch === 'attn') || (keep.attn === 'gated' && !reuse.attnRes && !reuse.attnOut),
+        attnOut: keep.attn === 'history' && !reuse.attnRes && !reuse.attnOut,
+        caMlpRes: probes.some((q) => q.branch === 'ca-mlp'),
+        crossRes: keep.cross === true && !reuse.crossRes,
+      };
+      const temporal =
+        kind === 'temporal'
+          ? {
+              causal: this.config.causalTemporal,
+              ropeFreqs: w.ropeFreqs,
+              prefix: hooks?.prefix?.(i),
+              onKv: hooks?.onKv ? (b: number, k: Tensor, v: Tensor) => hooks.onKv!(i, b, k, v) : undefined,
+              rows: full.ids,
+            }
+          : null;
+      const res = blockForward(x, blk, g, mods, caption.cross[2 * i + (kind === 'spatial' ? 0 : 1)]!, temporal, want, reuse);
+      for (const probe of probes) {
+        const fresh = probe.branch === 'attn' ? (reuse.attnRes || reuse.attnOut ? undefined : res.attnRes) : res.caMlpRes;
+        if (!fresh) continue; // a reused branch has nothing new to measure
+        const o = this.observe(probe, fresh, cache, full, g.T);
+        if (o) stage.observations.push(o);
+      }
+      if (cache) {
+        const R = full.total;
+        if (keep.attn === 'gated' && res.attnRes && want.attnRes) keepRows(rowSlot(cache.branches, `${name}:attn`, res.attnRes, full.size, R), res.attnRes, full, plan.follow);
+        if (want.attnOut && res.attnOut) keepHistory(cache.branches, `${name}:attn`, res.attnOut, full, R, plan.follow);
+        if (want.crossRes && res.crossRes) keepRows(rowSlot(cache.branches, `${name}:cross`, res.crossRes, full.size, R), res.crossRes, full, plan.follow);
+      }
+      res.attnRes?.dispose();
+      res.attnOut?.dispose();
+      res.caMlpRes?.dispose();
+      res.crossRes?.dispose();
+    }
   }
 
   private encodeCaptionFromInputs(inputs: ForwardInputs): CaptionState {
@@ -263,21 +461,23 @@ export class STDiT3 {
     return this.encodeCaption(inputs.y, inputs.mask);
   }
 
-  private observe(probe: Probe, fresh: Tensor, cache: ResidualCache | undefined, B: number, T: number): Observation {
+  /** A probe's measurement on the fresh residual of rows `rows` (one group: the probe's rows that ran). */
+  private observe(probe: Probe, fresh: Tensor, cache: ResidualCache | undefined, rows: RowPick, T: number): Observation | null {
+    const range = probe.rows ?? [0, rows.total];
+    const g = rows.within(range);
+    if (!g) return null;
+    using part = fresh.view([(g.positions[1] - g.positions[0]) * (fresh.shape[0]! / rows.size), fresh.shape[1]!], {
+      offset: g.positions[0] * (fresh.shape[0]! / rows.size) * fresh.shape[1]!,
+    });
     let motion: number[] | null = null;
     if (probe.motionStrides && probe.motionStrides.length > 0 && T > 1) {
-      const r = fresh.view([B, fresh.shape[0]! / B, fresh.shape[1]!]);
+      const n = g.rows.length;
+      using r = part.view([n, part.shape[0]! / n, part.shape[1]!]);
       motion = ops.motionScore(r, T, probe.motionStrides);
-      r.dispose();
     }
     if (!cache) return { probe, distance: null, motion };
-    const key = probeKey(probe);
-    const slot = cache.slots.get(key);
-    if (!slot) {
-      cache.slots.set(key, fresh.clone());
-      return { probe, distance: null, motion };
-    }
-    const { distance } = ops.residualDistance(slot, fresh, { norm: probe.norm, update: true });
+    const slot = rowSlot(cache.slots, probeKey(probe), fresh, rows.size, rows.total);
+    const distance = measure(slot, fresh, rows, g, probe.norm, true);
     return { probe, distance, motion };
   }
 
@@ -358,6 +558,10 @@ function frameMask(xMask: ArrayLike<boolean | number>[], B: number, T: number): 
     throw new RangeError(`xMask: expected ${B} rows of ${T} frames`);
   }
   return Uint8Array.from(xMask.flatMap((r) => Array.from(r, (v) => (v ? 1 : 0))));
+}
+
+function pickFrames(mask: Uint8Array, pick: RowPick, T: number): Uint8Array[] {
+  return pick.ids.map((r) => mask.subarray(r * T, (r + 1) * T));
 }
 
 /** Per-frame rows [B·T, K]: frame (b, t) takes a[b] when xMask is set, else b0[b]. */
