@@ -6,7 +6,10 @@
 // float32 scores carry an absolute error of about 1e-6 per unit of score (largest observed
 // difference 5e-6, on the peaky-scores case). With bf16 q/k/v the reference takes the bf16
 // values, which the kernels widen exactly, so the same bound holds; a bf16 out adds its rounding,
-// at most 2⁻⁸ of the value (8 significant bits, nearest).
+// at most 2⁻⁸ of the value (8 significant bits, nearest). On AMX, bf16 attention over at least
+// 32 queries multiplies on tiles: rotated q and k are rounded to bf16 (the reference rounds them
+// too) and the softmax weights p are rounded to bf16 before they meet v, while their sum is
+// taken unrounded: |Σ (p̂ − p) v| / Σ p ≤ 2⁻⁸ · max |v| = 2⁻⁸ more absolute error.
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { ops, runtime, tensor, type DType, type Tensor } from '../../lib/index.js';
@@ -16,6 +19,7 @@ import { availableIsas } from './isa-cases.js';
 
 const TOL = { atol: 2e-5, rtol: 1e-5 };
 const TOL_BF16_OUT = { atol: 2e-5, rtol: 1e-5 + 2 ** -8 };
+const AMX_MIN_QUERIES = 32;
 const initialIsa = runtime.isa().active;
 const runnableIsas = availableIsas();
 
@@ -125,8 +129,11 @@ interface Inputs {
   pv: Float32Array;
 }
 
-/** softmax(scale · q kᵀ + masks) v in double precision over [prefix ; current] keys. */
-function reference(c: Case, x: Inputs): Float32Array {
+/**
+ * softmax(scale · q kᵀ + masks) v in double precision over [prefix ; current] keys; with
+ * `roundRotated`, rotated q and k rows are rounded to bf16 first (the AMX kernel's operands).
+ */
+function reference(c: Case, x: Inputs, roundRotated = false): Float32Array {
   const { B, H, Nq, Nk, D } = c;
   const P = c.prefix?.len ?? 0;
   const keys = P + Nk;
@@ -141,12 +148,14 @@ function reference(c: Case, x: Inputs): Float32Array {
       const vr: Float64Array[] = [];
       for (let j = 0; j < keys; j++) {
         const k = j < P ? row(x.pk, j, P, b, h) : row(x.k, j - P, Nk, b, h);
-        kr.push(freqs ? rotate(k, freqs, c.rope!.kPos0 + j) : k);
+        const rotated = freqs ? rotate(k, freqs, c.rope!.kPos0 + j) : k;
+        kr.push(freqs && roundRotated ? rotated.map(bf16) : rotated);
         vr.push(j < P ? row(x.pv, j, P, b, h) : row(x.v, j - P, Nk, b, h));
       }
       for (let i = 0; i < Nq; i++) {
         let q: Float64Array = row(x.q, i, Nq, b, h);
         if (freqs) q = rotate(q, freqs, c.rope!.qPos0 + i);
+        if (freqs && roundRotated) q = q.map(bf16);
         const s = new Float64Array(keys).fill(-Infinity);
         for (let j = 0; j < keys; j++) {
           if (c.causal && j > i + keys - Nq) continue;
@@ -365,10 +374,15 @@ describe('attention: against a double-precision reference', () => {
       const f32 = inputsFor(c, 17 + 31 * n);
       const x: Inputs = { q: f32.q.map(bf16), k: f32.k.map(bf16), v: f32.v.map(bf16), pk: f32.pk.map(bf16), pv: f32.pv.map(bf16) };
       const want = reference(c, x);
+      const tiles = c.Nq >= AMX_MIN_QUERIES;
+      const wantTiles = tiles && c.rope ? reference(c, x, true) : want;
       for (const isa of runnableIsas) {
         withIsa(isa, () => {
-          for (const [outDtype, tol] of [['f32', TOL], ['bf16', TOL_BF16_OUT]] as const) {
-            const r = compare(run(c, x, 'bf16', outDtype), want, tol);
+          const amx = isa === 'amx' && tiles;
+          for (const outDtype of ['f32', 'bf16'] as const) {
+            const tol = { ...(outDtype === 'f32' ? TOL : TOL_BF16_OUT) };
+            if (amx) tol.atol += 2 ** -8;
+            const r = compare(run(c, x, 'bf16', outDtype), amx ? wantTiles : want, tol);
             expect(r.ok, `${isa}, out ${outDtype}: max |diff| ${r.maxAbs}`).toBe(true);
           }
         });

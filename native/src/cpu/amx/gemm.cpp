@@ -12,37 +12,14 @@
 
 #include "../impl/gemm_avx512.h"
 #include "../impl/gemm_entry.h"
+#include "tiles.h"
 
 namespace dc::cpu::DC_ISA_NS {
 namespace {
 
-constexpr int kTile = 16;       // rows of every tile; columns of the accumulators
-constexpr int kTileK = 32;      // bf16 per A tile row
 constexpr int kBlock = 2 * kTile;
 constexpr size_t kABlockBytes = size_t(1) << 20;  // the bf16 rows of A of one row block
 constexpr int kMaxRowBlocks = 8;
-
-// The palette-1 configuration: every tile 16 rows of 64 bytes. Loaded by each thread before its
-// first tile instruction and released after its last, so no thread keeps tile state it does not
-// use (the kernel saves it on every context switch).
-class TileScope {
- public:
-  TileScope() {
-    struct alignas(64) Config {
-      uint8_t palette = 1, start_row = 0, reserved[14] = {};
-      uint16_t colsb[16] = {};
-      uint8_t rows[16] = {};
-    } config;
-    for (int t = 0; t < 8; ++t) {
-      config.colsb[t] = 64;
-      config.rows[t] = kTile;
-    }
-    _tile_loadconfig(&config);
-  }
-  ~TileScope() { _tile_release(); }
-  TileScope(const TileScope&) = delete;
-  TileScope& operator=(const TileScope&) = delete;
-};
 
 // The weight's panels as BF16 pairs (StepPanels' view of the packed layout).
 struct AmxPanels {

@@ -29,6 +29,7 @@
 #include "attention.h"
 #include "attention_simd.h"
 #include "row_prefetch.h"
+#include "vec_math.h"
 
 namespace dc::cpu::DC_ISA_NS {
 namespace {
@@ -431,13 +432,9 @@ void finish_from_scratch(const Plan& p, Workspace<S>& ws, const OutTile& t, bool
   }
 }
 
-// The D floats of `row` rounded to bf16 into `out` (nearest even; NaNs stay quiet NaNs).
+// The D floats of `row` rounded to bf16 into `out`.
 inline void store_bf16_row(const Plan& p, const float* row, uint16_t* out) {
-  for (int64_t d = 0; d < p.a->D; ++d) {
-    uint32_t u;
-    std::memcpy(&u, row + d, 4);
-    out[d] = uint16_t((u & 0x7fffffff) > 0x7f800000 ? (u >> 16) | 0x40 : (u + 0x7fff + ((u >> 16) & 1)) >> 16);
-  }
+  for (int64_t d = 0; d < p.a->D; ++d) out[d] = f32_to_bf16(row[d]);
 }
 
 template <class S, int C>

@@ -32,25 +32,11 @@ namespace {
 
 // ---------------------------------------------------------------- scalar conversion
 
-// bf16 bits to float (own copy: an inline function of a core header compiled here with this
-// ISA's flags could be the one the linker keeps for every caller).
-inline float gemm_bf16_value(uint16_t h) {
-  const uint32_t u = uint32_t(h) << 16;
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-
 // An element of A as a float, and as bf16 bits (a float rounded to nearest even, NaNs quiet).
 inline float a_float(float x) { return x; }
-inline float a_float(uint16_t h) { return gemm_bf16_value(h); }
+inline float a_float(uint16_t h) { return bf16_to_f32(h); }
 inline uint32_t a_bf16(uint16_t h) { return h; }
-inline uint32_t a_bf16(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  if ((u & 0x7fffffff) > 0x7f800000) return (u >> 16) | 0x40;
-  return (u + 0x7fff + ((u >> 16) & 1)) >> 16;
-}
+inline uint32_t a_bf16(float f) { return f32_to_bf16(f); }
 
 // ---------------------------------------------------------------- scratch memory
 
@@ -170,7 +156,7 @@ struct WeightsF32 : WeightSource<WeightsF32, float, 1> {
 };
 
 struct WeightsBf16Widened : WeightSource<WeightsBf16Widened, uint16_t, 1> {
-  static uint32_t step(const uint16_t* row, int64_t, int64_t k) { return f32_word(gemm_bf16_value(row[k])); }
+  static uint32_t step(const uint16_t* row, int64_t, int64_t k) { return f32_word(bf16_to_f32(row[k])); }
 };
 
 // bf16 pairs along k (low half = even k); odd K padded with 0.
@@ -234,7 +220,7 @@ inline void widen_packed_pairs(const GemmArgs& g, float* dst) {
         const uint32_t* pairs = s + (k / 2) * kPanelCols;
         const int shift = k % 2 ? 16 : 0;
         for (int64_t j = 0; j < kPanelCols; ++j)
-          d[k * kPanelCols + j] = gemm_bf16_value(uint16_t(pairs[j] >> shift));
+          d[k * kPanelCols + j] = bf16_to_f32(uint16_t(pairs[j] >> shift));
       }
     }
   });

@@ -14,6 +14,21 @@
 namespace dc::cpu::DC_ISA_NS {
 namespace {
 
+// Scalar bf16 (own copies in every ISA's namespace: an inline function of a core header compiled
+// with this ISA's flags could be the one the linker keeps for every caller).
+inline float bf16_to_f32(uint16_t h) {
+  const uint32_t u = uint32_t(h) << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+inline uint16_t f32_to_bf16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  if ((u & 0x7fffffff) > 0x7f800000) return uint16_t((u >> 16) | 0x40);  // quiet NaN
+  return uint16_t((u + 0x7fff + ((u >> 16) & 1)) >> 16);
+}
+
 #if defined(__AVX512F__)
 
 using vf = __m512;
@@ -247,26 +262,14 @@ inline vf vrotate_pairs(vf x, vf cs) {
   return r;
 }
 
-inline float bf16_lane(uint16_t h) {
-  const uint32_t u = uint32_t(h) << 16;
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-inline uint16_t bf16_round(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  if ((u & 0x7fffffff) > 0x7f800000) return uint16_t((u >> 16) | 0x40);
-  return uint16_t((u + 0x7fff + ((u >> 16) & 1)) >> 16);
-}
 inline vf vload_bf16_part(const uint16_t* p, int64_t n, float fill = 0.f) {
   vf v = vset(fill);
-  for (int64_t i = 0; i < n; ++i) v[i] = bf16_lane(p[i]);
+  for (int64_t i = 0; i < n; ++i) v[i] = bf16_to_f32(p[i]);
   return v;
 }
 inline vf vload_bf16(const uint16_t* p) { return vload_bf16_part(p, kLanes); }
 inline void vstore_bf16_part(uint16_t* p, vf v, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) p[i] = bf16_round(v[i]);
+  for (int64_t i = 0; i < n; ++i) p[i] = f32_to_bf16(v[i]);
 }
 inline void vstore_bf16(uint16_t* p, vf v) { vstore_bf16_part(p, v, kLanes); }
 

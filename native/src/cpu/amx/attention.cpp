@@ -1,0 +1,370 @@
+// Attention with bf16 q/k/v on AMX tiles, for sequences long enough to amortise one packing of
+// each (batch, head)'s keys and values (spatial and cross-attention); shorter ones, and fp32
+// operands, run the fused kernel of attention_kernel.h.
+//
+// Scores are computed transposed, keys x queries, so that a vector holds one key's scores for 16
+// queries: the running max and sum of the online softmax are then per lane, with no reduction
+// across lanes. Per (batch, head), the visible keys (key mask, ring prefix, causal limit) are
+// gathered once, rotated (RoPE) and rounded to bf16 as the rows of K (the A operand of S^T = K Q^T)
+// and as the columns of V^T (the A operand of O^T = V^T P^T). Per block of 16 queries, Q^T is
+// packed as bf16 pairs (the B operand), then for each block of 64 keys:
+//   1. S^T tiles (16 keys x 16 queries), four at once, accumulate over head_dim and are stored;
+//   2. the online softmax in fp32 vectors: p = exp2(scale·log2e·s − m), where the reference max
+//      m moves only when a block's max exceeds it by more than 2^8 (out is rescaled then): p stays
+//      below 256, and O^T stays in memory untouched for most blocks;
+//   3. p as bf16 pairs along keys (the B operand P^T), and O^T tiles (16 head_dim rows x 16
+//      queries), four at once, are loaded, accumulated over the block's keys and stored back.
+// Out rows are O^T transposed and divided by the sum, rounded once to f32 or bf16. Tiles 0-3 are
+// accumulators, independent so that consecutive tdpbf16ps do not wait on each other; 4 and 5 the
+// A operands, alternating so that a load does not wait for the product reading the other; 6 the
+// B operand.
+#include <cfloat>
+#include <cstring>
+
+#include "../../core/thread_pool.h"
+#include "../impl/attention_kernel.h"
+#include "tiles.h"
+
+namespace dc::cpu::DC_ISA_NS {
+namespace {
+
+using V = Avx512Ops;
+constexpr int kKeyBlock = 64;  // four 16-key tiles of scores, two 32-key k steps of P·V
+constexpr float kRescaleAbove = 8.f;  // log2 units
+constexpr int64_t kMinQueries = 32;   // fewer: the fused kernel (the packing would not pay)
+
+// Facts of one call (attention_kernel.h's Plan holds the rotary tables).
+struct AmxPlan {
+  Plan base;
+  int64_t dp = 0;  // head_dim padded to whole A tiles (32)
+  int64_t dv = 0;  // head_dim padded to whole accumulator rows (16)
+  float c = 0;     // scale · log2(e)
+};
+
+// Per thread: the gathered keys and values of one (batch, head) and one query block's state.
+struct AmxWorkspace {
+  int64_t cap = 0;       // keys the buffers hold, a multiple of 32
+  uint16_t* k = nullptr;   // [cap][dp] bf16
+  uint16_t* vt = nullptr;  // [dv][cap] bf16
+  int64_t* idx = nullptr;  // positions over [prefix ; current]
+  float* s = nullptr;      // [kKeyBlock][16] scores^T
+  uint32_t* pt = nullptr;  // [kKeyBlock / 2][16] bf16 pairs of weights
+  float* o = nullptr;      // [dv][16] out^T
+  uint32_t* qt = nullptr;  // [dp / 2][16] bf16 pairs of queries
+  HeapArray<char> memory;
+
+  AmxWorkspace(const AmxPlan& p, int64_t keys)
+      : cap((keys + 31) / 32 * 32),
+        memory(cap * p.dp * 2 + p.dv * cap * 2 + cap * 8 + kKeyBlock * 16 * 4 + kKeyBlock * 8 * 4 +
+               p.dv * 16 * 4 + p.dp * 8 * 4 + 7 * 64) {
+    char* at = memory.p;
+    const auto take = [&](int64_t bytes) {
+      char* r = reinterpret_cast<char*>((reinterpret_cast<uintptr_t>(at) + 63) & ~uintptr_t(63));
+      at = r + bytes;
+      return r;
+    };
+    k = reinterpret_cast<uint16_t*>(take(cap * p.dp * 2));
+    vt = reinterpret_cast<uint16_t*>(take(p.dv * cap * 2));
+    idx = reinterpret_cast<int64_t*>(take(cap * 8));
+    s = reinterpret_cast<float*>(take(kKeyBlock * 16 * 4));
+    pt = reinterpret_cast<uint32_t*>(take(kKeyBlock * 8 * 4));
+    o = reinterpret_cast<float*>(take(p.dv * 16 * 4));
+    qt = reinterpret_cast<uint32_t*>(take(p.dp * 8 * 4));
+  }
+};
+
+// The visible keys of (b, h) up to position `end`, as bf16 rows of K (rotated) and columns of
+// V^T, zero-padded to whole tiles; returns how many.
+int64_t gather(const AmxPlan& ap, int64_t b, int64_t h, int64_t end, AmxWorkspace& ws) {
+  const Plan& p = ap.base;
+  const AttentionArgs& a = *p.a;
+  const int64_t D = a.D, e = 2;
+  const int half = int(D / 2);
+  int64_t n = 0;
+  for (int64_t j = 0; j < end; ++j) {
+    if (a.mask && !key_visible(a, b, j)) continue;
+    const void *kr, *vr;
+    if (j < a.p_len) {
+      int64_t slot = a.p_start + j;
+      if (slot >= a.p_cap) slot -= a.p_cap;
+      kr = row_at(a.pk, a.pk_stride, e, b, h, slot);
+      vr = row_at(a.pv, a.pv_stride, e, b, h, slot);
+    } else {
+      kr = row_at(a.k, a.k_stride, e, b, h, j - a.p_len);
+      vr = row_at(a.v, a.v_stride, e, b, h, j - a.p_len);
+    }
+    const uint16_t* ks = static_cast<const uint16_t*>(kr);
+    uint16_t* kd = ws.k + n * ap.dp;
+    if (p.rope_k) {  // rotated in fp32, rounded once
+      const float* cs = p.rope_k + j * 2 * p.row;
+      const float* sn = cs + p.row;
+      for (int t = 0; t < half; ++t) {
+        const float x0 = bf16_to_f32(ks[2 * t]), x1 = bf16_to_f32(ks[2 * t + 1]);
+        kd[2 * t] = f32_to_bf16(x0 * cs[2 * t] - x1 * sn[2 * t + 1]);
+        kd[2 * t + 1] = f32_to_bf16(x1 * cs[2 * t] + x0 * sn[2 * t + 1]);
+      }
+    } else {
+      std::memcpy(kd, ks, size_t(D) * 2);
+    }
+    std::memset(kd + D, 0, size_t(ap.dp - D) * 2);
+    const uint16_t* vs = static_cast<const uint16_t*>(vr);
+    for (int64_t d = 0; d < D; ++d) ws.vt[d * ws.cap + n] = vs[d];
+    ws.idx[n++] = j;
+  }
+  const int64_t padded = (n + 31) / 32 * 32;
+  std::memset(ws.k + n * ap.dp, 0, size_t((padded - n) * ap.dp) * 2);
+  for (int64_t d = 0; d < ap.dv; ++d) {
+    uint16_t* row = ws.vt + d * ws.cap;
+    if (d >= D) {
+      std::memset(row, 0, size_t(padded) * 2);
+    } else {
+      std::memset(row + n, 0, size_t(padded - n) * 2);
+    }
+  }
+  return n;
+}
+
+// Q^T of queries [q0, q0 + nq) of (b, h) as bf16 pairs along head_dim, lanes past nq zero.
+void pack_queries(const AmxPlan& ap, int64_t b, int64_t h, int64_t q0, int nq, AmxWorkspace& ws) {
+  const Plan& p = ap.base;
+  const AttentionArgs& a = *p.a;
+  const int64_t D = a.D;
+  std::memset(ws.qt, 0, size_t(ap.dp / 2) * 16 * 4);
+  float x[kMaxHeadDim];
+  for (int i = 0; i < nq; ++i) {
+    const uint16_t* qr = static_cast<const uint16_t*>(row_at(a.q, a.q_stride, 2, b, h, q0 + i));
+    for (int64_t d = 0; d < D; ++d) x[d] = bf16_to_f32(qr[d]);
+    if (p.rope_q) {
+      const float* cs = p.rope_q + (q0 + i) * 2 * p.row;
+      const float* sn = cs + p.row;
+      for (int64_t t = 0; t < D / 2; ++t) {
+        const float x0 = x[2 * t], x1 = x[2 * t + 1];
+        x[2 * t] = x0 * cs[2 * t] - x1 * sn[2 * t + 1];
+        x[2 * t + 1] = x1 * cs[2 * t] + x0 * sn[2 * t + 1];
+      }
+    }
+    for (int64_t d = 0; d < D; ++d) {
+      uint32_t& pair = ws.qt[(d / 2) * 16 + i];
+      pair |= uint32_t(f32_to_bf16(x[d])) << (d % 2 ? 16 : 0);
+    }
+  }
+}
+
+// 2^x for the softmax weights: degree 4 in the fraction (relative error below 4e-5, far under the
+// 2^-9 of the bf16 rounding the weights then get); 0 for -inf.
+inline __m512 exp2_weights(__m512 x) {
+  x = _mm512_max_ps(x, _mm512_set1_ps(-160.f));
+  const __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m512 f = _mm512_sub_ps(x, n);
+  __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(0.009618129f), f, _mm512_set1_ps(0.05550411f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.2402265f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.6931472f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.f));
+  return _mm512_scalef_ps(p, n);
+}
+
+// Rows 2r and 2r + 1 of weights (16 lanes each) as 16 bf16 pairs, the even row in the low halves.
+inline __m512i pair_rows(__m512 even, __m512 odd) {
+  const __m512i both = (__m512i)_mm512_cvtne2ps_pbh(odd, even);  // even in 0..15, odd in 16..31
+  const __m512i interleave = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8,
+                                              23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+  return _mm512_permutexvar_epi16(interleave, both);
+}
+
+// Accumulator `acc` += the A operand at `a` (16 rows, `ld` bf16 apart, loaded into tile
+// `a_tile`) x tile 6. The tile intrinsics take their tile numbers as literal tokens.
+#define DC_TILE_MULTIPLY(acc, a_tile, a, ld) \
+  do {                                        \
+    _tile_loadd(a_tile, a, (ld) * 2);         \
+    _tile_dpbf16ps(acc, a_tile, 6);           \
+  } while (0)
+
+// s[t] (16 keys x 16 queries, t < n <= 4) = K rows [16 t, 16 t + 16) x Q^T, over dk_tiles.
+void score_tiles(const uint16_t* k, int64_t dp, const uint32_t* qt, int64_t dk_tiles, int n, float* s) {
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+  for (int64_t dk = 0; dk < dk_tiles; ++dk) {
+    _tile_loadd(6, qt + dk * 16 * 16, 64);
+    const uint16_t* a = k + dk * kTileK;
+    DC_TILE_MULTIPLY(0, 4, a, dp);
+    if (n > 1) DC_TILE_MULTIPLY(1, 5, a + 16 * dp, dp);
+    if (n > 2) DC_TILE_MULTIPLY(2, 4, a + 32 * dp, dp);
+    if (n > 3) DC_TILE_MULTIPLY(3, 5, a + 48 * dp, dp);
+  }
+  _tile_stored(0, s, 64);
+  if (n > 1) _tile_stored(1, s + 256, 64);
+  if (n > 2) _tile_stored(2, s + 512, 64);
+  if (n > 3) _tile_stored(3, s + 768, 64);
+}
+
+// o[t] (16 head_dim rows x 16 queries, t < n <= 4) += V^T rows [16 t, 16 t + 16) x P^T over
+// pair_tiles k steps of 32 keys; vt rows are `ld` bf16 apart.
+void value_tiles(float* o, const uint16_t* vt, int64_t ld, const uint32_t* pt, int pair_tiles, int n) {
+  _tile_loadd(0, o, 64);
+  if (n > 1) _tile_loadd(1, o + 256, 64);
+  if (n > 2) _tile_loadd(2, o + 512, 64);
+  if (n > 3) _tile_loadd(3, o + 768, 64);
+  for (int pk = 0; pk < pair_tiles; ++pk) {
+    _tile_loadd(6, pt + pk * 256, 64);
+    const uint16_t* a = vt + pk * kTileK;
+    DC_TILE_MULTIPLY(0, 4, a, ld);
+    if (n > 1) DC_TILE_MULTIPLY(1, 5, a + 16 * ld, ld);
+    if (n > 2) DC_TILE_MULTIPLY(2, 4, a + 32 * ld, ld);
+    if (n > 3) DC_TILE_MULTIPLY(3, 5, a + 48 * ld, ld);
+  }
+  _tile_stored(0, o, 64);
+  if (n > 1) _tile_stored(1, o + 256, 64);
+  if (n > 2) _tile_stored(2, o + 512, 64);
+  if (n > 3) _tile_stored(3, o + 768, 64);
+}
+
+#undef DC_TILE_MULTIPLY
+
+// Queries [q0, q0 + nq) of (b, h) over the n gathered keys.
+void attend_block(const AmxPlan& ap, int64_t b, int64_t h, int64_t q0, int nq, int64_t n,
+                  AmxWorkspace& ws) {
+  const Plan& p = ap.base;
+  const AttentionArgs& a = *p.a;
+  pack_queries(ap, b, h, q0, nq, ws);
+  // Keys any of the block's queries may see (the gathered keys are in position order).
+  int64_t visible = n;
+  if (a.causal) {
+    const int64_t last = q0 + nq - 1 + p.shift;
+    while (visible > 0 && ws.idx[visible - 1] > last) --visible;
+  }
+  std::memset(ws.o, 0, size_t(ap.dv) * 16 * 4);
+  __m512 m = _mm512_set1_ps(-INFINITY), l = _mm512_setzero_ps();
+  const __m512 c = _mm512_set1_ps(ap.c);
+  const int64_t dk_tiles = ap.dp / kTileK, d_tiles = ap.dv / kTile;
+  for (int64_t k0 = 0; k0 < visible; k0 += kKeyBlock) {
+    const int64_t nb = visible - k0 < kKeyBlock ? visible - k0 : kKeyBlock;
+    const int64_t key_tiles = (nb + 15) / 16, pair_tiles = (nb + 31) / 32;
+    // 1. S^T = K Q^T, 16 keys per accumulator.
+    score_tiles(ws.k + k0 * ap.dp, ap.dp, ws.qt, dk_tiles, int(key_tiles), ws.s);
+    // 2. Hidden scores (past the block, causal) to -inf, the block's max per query.
+    __m512 block_max = _mm512_set1_ps(-INFINITY);
+    for (int64_t r = 0; r < pair_tiles * 32; ++r) {
+      __m512 s = r < nb ? _mm512_load_ps(ws.s + r * 16) : _mm512_set1_ps(-INFINITY);
+      if (a.causal && r < nb) {
+        const int64_t first = ws.idx[k0 + r] - p.shift - q0;  // lanes below it cannot see the key
+        if (first > 0) s = V::hide_below(s, first < 16 ? int(first) : 16);
+      }
+      _mm512_store_ps(ws.s + r * 16, s);
+      block_max = _mm512_max_ps(block_max, s);
+    }
+    // A lane's reference max moves when the block's scaled max passes it by kRescaleAbove.
+    const __m512 scaled_max = _mm512_mul_ps(block_max, c);
+    const __mmask16 moves = _mm512_cmp_ps_mask(scaled_max, _mm512_add_ps(m, _mm512_set1_ps(kRescaleAbove)), _CMP_GT_OQ);
+    if (moves) {
+      const __m512 m_new = _mm512_mask_mov_ps(m, moves, scaled_max);
+      // exp2(-inf - x) = 0 for lanes that saw nothing before (their sums are still 0).
+      const __m512 corr = V::exp2(_mm512_sub_ps(m, _mm512_max_ps(m_new, _mm512_set1_ps(-FLT_MAX))));
+      l = _mm512_mul_ps(l, corr);
+      for (int64_t d = 0; d < ap.dv; ++d) _mm512_store_ps(ws.o + d * 16, _mm512_mul_ps(_mm512_load_ps(ws.o + d * 16), corr));
+      m = m_new;
+    }
+    const __m512 m_sub = _mm512_max_ps(m, _mm512_set1_ps(-FLT_MAX));
+    for (int64_t r2 = 0; r2 < pair_tiles * 16; ++r2) {
+      const __m512 e0 = exp2_weights(_mm512_fmsub_ps(_mm512_load_ps(ws.s + (2 * r2) * 16), c, m_sub));
+      const __m512 e1 = exp2_weights(_mm512_fmsub_ps(_mm512_load_ps(ws.s + (2 * r2 + 1) * 16), c, m_sub));
+      l = _mm512_add_ps(l, _mm512_add_ps(e0, e1));
+      _mm512_store_si512(ws.pt + r2 * 16, pair_rows(e0, e1));
+    }
+    // 3. O^T += V^T P^T, 16 head_dim rows per accumulator.
+    for (int64_t dt = 0; dt < d_tiles; dt += 4)
+      value_tiles(ws.o + dt * 256, ws.vt + dt * 16 * ws.cap + k0, ws.cap, ws.pt, int(pair_tiles),
+                  int(d_tiles - dt < 4 ? d_tiles - dt : 4));
+  }
+  // Out rows: O^T transposed 16 x 16 at a time, divided by the sums (0 with no visible key).
+  const __m512 inv = V::inv_or_zero(l);
+  alignas(64) float inv_lanes[16];
+  _mm512_store_ps(inv_lanes, inv);
+  for (int64_t d0 = 0; d0 < ap.dv; d0 += 16) {
+    __m512 r[16];
+    for (int t = 0; t < 16; ++t) r[t] = _mm512_load_ps(ws.o + (d0 + t) * 16);
+    V::transpose(r);  // r[i]: head_dim d0..d0+15 of query i
+    const int count = a.D - d0 < 16 ? int(a.D - d0) : 16;
+    for (int i = 0; i < nq; ++i) {
+      const __m512 y = _mm512_mul_ps(r[i], _mm512_set1_ps(inv_lanes[i]));
+      if (p.bf16_out) {
+        uint16_t* out = static_cast<uint16_t*>(row_at(a.out, a.o_stride, 2, b, h, q0 + i)) + d0;
+        vstore_bf16_part(out, y, count);
+      } else {
+        float* out = static_cast<float*>(row_at(a.out, a.o_stride, 4, b, h, q0 + i)) + d0;
+        _mm512_mask_storeu_ps(out, V::first(count), y);
+      }
+    }
+  }
+}
+
+void attend_amx(const AttentionArgs& a) {
+  AmxPlan ap;
+  Plan& p = ap.base;
+  p.a = &a;
+  p.keys = a.p_len + a.Nk;
+  p.shift = p.keys - a.Nq;
+  p.vecs = int((a.D + 15) / 16);
+  p.row = p.vecs * 16;
+  p.bf16_in = true;
+  p.bf16_out = a.out_dtype == DC_BF16;
+  p.in_bytes = 2;
+  ap.dp = (a.D + kTileK - 1) / kTileK * kTileK;
+  ap.dv = (a.D + kTile - 1) / kTile * kTile;
+  ap.c = a.scale * kLog2e;
+  HeapArray<float> rope(a.rope_freqs ? (a.Nq + p.keys) * 2 * p.row : 0);
+  if (a.rope_freqs) {
+    fill_rope_table(p, a.q_pos0, a.Nq, rope.p);
+    fill_rope_table(p, a.k_pos0, p.keys, rope.p + a.Nq * 2 * p.row);
+    p.rope_q = rope.p;
+    p.rope_k = rope.p + a.Nq * 2 * p.row;
+  }
+  // Items: (batch, head, query chunk); a (batch, head) is split only when there are fewer of
+  // them than threads, since each chunk gathers the keys again.
+  const int64_t bh = a.B * a.H, threads = num_threads();
+  const int64_t blocks = (a.Nq + 15) / 16;
+  int64_t chunks = bh >= threads ? 1 : (threads + bh - 1) / bh;
+  if (chunks > blocks) chunks = blocks;
+  const int64_t items = bh * chunks;
+  int64_t workers = threads < items ? threads : items;
+  HeapArray<AmxWorkspace*> spaces(workers);
+  for (int64_t w = 0; w < workers; ++w) spaces.p[w] = nullptr;
+  struct Owner {
+    HeapArray<AmxWorkspace*>& s;
+    int64_t n;
+    ~Owner() {
+      for (int64_t i = 0; i < n; ++i) delete s.p[i];
+    }
+  } owner{spaces, workers};
+  for (int64_t w = 0; w < workers; ++w) spaces.p[w] = new AmxWorkspace(ap, p.keys);
+  parallel_for(workers, 1, [&](int64_t w0, int64_t w1) {
+    const TileScope tiles;
+    for (int64_t w = w0; w < w1; ++w) {
+      AmxWorkspace& ws = *spaces.p[w];
+      for (int64_t item = items * w / workers; item < items * (w + 1) / workers; ++item) {
+        const int64_t pair = item / chunks, chunk = item % chunks;
+        const int64_t b = pair / a.H, h = pair % a.H;
+        const int64_t q_begin = blocks * chunk / chunks * 16, q_end_block = blocks * (chunk + 1) / chunks * 16;
+        const int64_t q_end = q_end_block < a.Nq ? q_end_block : a.Nq;
+        const int64_t key_end = a.causal && q_end + p.shift < p.keys ? q_end + p.shift : p.keys;
+        const int64_t n = gather(ap, b, h, key_end, ws);
+        for (int64_t q0 = q_begin; q0 < q_end; q0 += 16)
+          attend_block(ap, b, h, q0, int(q_end - q0 < 16 ? q_end - q0 : 16), n, ws);
+      }
+    }
+  });
+}
+
+}  // namespace
+
+// bf16 q/k/v with enough queries to amortise the packing run on tiles; the rest on the fused kernel.
+void attention_amx(const AttentionArgs& a) {
+  if (a.dtype == DC_BF16 && a.Nq >= kMinQueries && a.p_len + a.Nk > 0) {
+    attend_amx(a);
+  } else {
+    attention_kernel(a);
+  }
+}
+
+}  // namespace dc::cpu::DC_ISA_NS
