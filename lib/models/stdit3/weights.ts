@@ -1,6 +1,7 @@
 // STDiT3 parameters by their official names (a checkpoint of hpcai-tech/OpenSora-STDiT-v3 loads
 // by name), checked for presence, shape and dtype before any is used.
 import type { SafetensorsReader } from '../../io/safetensors.js';
+import { ops } from '../../ops/index.js';
 import type { Device, Tensor } from '../../tensor.js';
 import { headDim, outChannels, type STDiT3Config } from './config.js';
 
@@ -91,7 +92,12 @@ export function parameterShapes(cfg: STDiT3Config): Map<string, number[]> {
 
 export interface LoadOptions {
   device?: Device;
-  /** Storage of the matrix weights: 'f32', or 'bf16' (halves memory; GEMMs accumulate in f32). */
+  /**
+   * dtype of the matrix weights and of the activations that meet them: 'f32', or 'bf16' (half the
+   * memory and bf16 GEMMs and attention on the CPU's matrix engines; the residual stream, norms'
+   * statistics, softmax and the caching metrics stay fp32). On the CPU the matrices are packed
+   * once into the GEMM kernels' layout (ops.packWeight).
+   */
   dtype?: 'f32' | 'bf16';
 }
 
@@ -116,7 +122,14 @@ export function loadWeights(reader: SafetensorsReader, cfg: STDiT3Config, option
   const device = options.device ?? 'cpu';
   const matrixDtype = options.dtype ?? 'f32';
   const vec = (name: string) => reader.tensor(name, { device });
-  const mat = (name: string) => reader.tensor(name, { device, dtype: matrixDtype });
+  // A matrix [N, K], packed on the CPU (the row-major copy is freed at once).
+  const packed = (t: Tensor): Tensor => {
+    if (device !== 'cpu') return t;
+    const p = ops.packWeight(t, { dtype: matrixDtype });
+    t.dispose();
+    return p;
+  };
+  const mat = (name: string) => packed(reader.tensor(name, { device, dtype: matrixDtype }));
   const linear = (name: string): Linear => ({ weight: mat(`${name}.weight`), bias: vec(`${name}.bias`) });
   const block = (p: string): BlockWeights => ({
     scaleShiftTable: vec(`${p}.scale_shift_table`),
@@ -132,10 +145,13 @@ export function loadWeights(reader: SafetensorsReader, cfg: STDiT3Config, option
   });
   const C = cfg.hiddenSize;
   const patchCols = shapes.get('x_embedder.proj.weight')!.slice(1).reduce((a, b) => a * b, 1);
-  const patchWeight = mat('x_embedder.proj.weight');
+  // The Conv3d weight as the Linear weight of patchify's rows.
+  const patchConv = reader.tensor('x_embedder.proj.weight', { device, dtype: matrixDtype });
+  const patchWeight = packed(patchConv.reshape([C, patchCols]));
+  patchConv.dispose();
   const range = (n: number) => Array.from({ length: n }, (_, i) => i);
   return {
-    patchEmbed: { weight: patchWeight.reshape([C, patchCols]), bias: vec('x_embedder.proj.bias') },
+    patchEmbed: { weight: patchWeight, bias: vec('x_embedder.proj.bias') },
     tEmbed: [linear('t_embedder.mlp.0'), linear('t_embedder.mlp.2')],
     fpsEmbed: [linear('fps_embedder.mlp.0'), linear('fps_embedder.mlp.2')],
     tBlock: linear('t_block.1'),
