@@ -5,9 +5,11 @@
 // A 32 x 32 block of out is four 16 x 16 fp32 accumulator tiles (0-3), fed per 32 k by two A
 // tiles (4-5: 16 rows of 32 bf16, read in place from A when A is bf16 with K a multiple of 32,
 // else from a bf16 copy of the block's rows) and two B tiles (6-7: 16 bf16 pairs x 16 columns,
-// exactly 1 KiB of a weight panel, gemm_panels.h). The accumulators stay in tiles for the whole
-// of K, so each output element leaves the tiles once. Rows are taken in blocks whose A fits in
-// L2 beside a pair of panels; every 32-column block of W is read once per row block.
+// exactly 1 KiB of a weight panel, gemm_panels.h). Every loaded tile feeds two products, so the
+// tile loads must come from L1 and L2 at the rate of the products: K is taken in chunks whose
+// piece of a panel pair (24 KiB) stays in L1 while the rows of a row block (in L2) stream past
+// it, the accumulators going to L1 between chunks. Every 32-column block of W is read once per
+// row block.
 #include <cstring>
 
 #include "../impl/gemm_avx512.h"
@@ -20,6 +22,7 @@ namespace {
 constexpr int kBlock = 2 * kTile;
 constexpr size_t kABlockBytes = size_t(1) << 20;  // the bf16 rows of A of one row block
 constexpr int kMaxRowBlocks = 8;
+constexpr int64_t kChunkTiles = 12;  // k tiles (of 32) per chunk: 24 KiB of a panel pair
 
 // The weight's panels as BF16 pairs (StepPanels' view of the packed layout).
 struct AmxPanels {
@@ -27,14 +30,22 @@ struct AmxPanels {
   static constexpr dc_dtype kPanelDtype = DC_BF16;
 };
 
-// c (32 x 32 floats, row stride 32) = A rows [a, a + 16 * MA) x the panels b[0..NB) over k_tiles.
+// c (32 x 32 floats, row stride 32) = (accumulate ? c : 0) + A rows [a, a + 16 * MA) x the
+// panels b[0..NB) over k_tiles.
 template <int MA, int NB>
 void tile_block(const uint16_t* a, int64_t a_stride, const uint32_t* b0, const uint32_t* b1,
-                int64_t k_tiles, float* c) {
-  _tile_zero(0);
-  if (NB == 2) _tile_zero(1);
-  if (MA == 2) _tile_zero(2);
-  if (MA == 2 && NB == 2) _tile_zero(3);
+                int64_t k_tiles, float* c, bool accumulate) {
+  if (accumulate) {
+    _tile_loadd(0, c, kBlock * 4);
+    if (NB == 2) _tile_loadd(1, c + kTile, kBlock * 4);
+    if (MA == 2) _tile_loadd(2, c + kTile * kBlock, kBlock * 4);
+    if (MA == 2 && NB == 2) _tile_loadd(3, c + kTile * kBlock + kTile, kBlock * 4);
+  } else {
+    _tile_zero(0);
+    if (NB == 2) _tile_zero(1);
+    if (MA == 2) _tile_zero(2);
+    if (MA == 2 && NB == 2) _tile_zero(3);
+  }
   const uint16_t* a1 = a + kTile * a_stride;
   for (int64_t kt = 0; kt < k_tiles; ++kt) {
     _tile_loadd(4, a + kt * kTileK, a_stride * 2);
@@ -55,17 +66,17 @@ void tile_block(const uint16_t* a, int64_t a_stride, const uint32_t* b0, const u
 }
 
 void tile_block_any(int ma, int nb, const uint16_t* a, int64_t a_stride, const uint32_t* b0,
-                    const uint32_t* b1, int64_t k_tiles, float* c) {
+                    const uint32_t* b1, int64_t k_tiles, float* c, bool accumulate) {
   if (ma == 2) {
     if (nb == 2) {
-      tile_block<2, 2>(a, a_stride, b0, b1, k_tiles, c);
+      tile_block<2, 2>(a, a_stride, b0, b1, k_tiles, c, accumulate);
     } else {
-      tile_block<2, 1>(a, a_stride, b0, b1, k_tiles, c);
+      tile_block<2, 1>(a, a_stride, b0, b1, k_tiles, c, accumulate);
     }
   } else if (nb == 2) {
-    tile_block<1, 2>(a, a_stride, b0, b1, k_tiles, c);
+    tile_block<1, 2>(a, a_stride, b0, b1, k_tiles, c, accumulate);
   } else {
-    tile_block<1, 1>(a, a_stride, b0, b1, k_tiles, c);
+    tile_block<1, 1>(a, a_stride, b0, b1, k_tiles, c, accumulate);
   }
 }
 
@@ -97,10 +108,11 @@ void gemm_bf16(const GemmArgs& g) {
   rb = rb < 1 ? 1 : rb > kMaxRowBlocks ? kMaxRowBlocks : rb;
   if (rb > m_blocks) rb = m_blocks;
   const GemmParts parts = plan_parts(m_blocks, n_blocks, 2.0 * double(g.M) * double(g.N) * double(g.K));
+  const int64_t chunks = (k_tiles + kChunkTiles - 1) / kChunkTiles;
   // Per part: the bf16 rows of a row block (or of one tail block when A is read in place), then
-  // the 32 x 32 accumulator block.
-  const size_t a_bytes = size_t(a_in_place ? 1 : rb) * kBlock * size_t(kp) * 2;
-  const size_t part_bytes = (a_bytes + 63) / 64 * 64 + kBlock * kBlock * 4;
+  // the accumulators of each 32 x 32 block of the row block between chunks.
+  const size_t a_bytes = (size_t(a_in_place ? 1 : rb) * kBlock * size_t(kp) * 2 + 63) / 64 * 64;
+  const size_t part_bytes = a_bytes + size_t(rb) * kBlock * kBlock * 4;
   GemmScratch scratch(size_t(parts.count()) * part_bytes);
 
   parallel_for(parts.count(), 1, [&](int64_t part_begin, int64_t part_end) {
@@ -108,7 +120,7 @@ void gemm_bf16(const GemmArgs& g) {
     for (int64_t part = part_begin; part < part_end; ++part) {
       char* mine = scratch.as<char>() + size_t(part) * part_bytes;
       uint16_t* a_copy = reinterpret_cast<uint16_t*>(mine);
-      float* c = reinterpret_cast<float*>(mine + (a_bytes + 63) / 64 * 64);
+      float* acc = reinterpret_cast<float*>(mine + a_bytes);
       const int64_t pm = part / parts.tn, pn = part % parts.tn;
       const int64_t m_begin = m_blocks * pm / parts.tm, m_end = m_blocks * (pm + 1) / parts.tm;
       const int64_t n_begin = n_blocks * pn / parts.tn, n_end = n_blocks * (pn + 1) / parts.tn;
@@ -117,30 +129,36 @@ void gemm_bf16(const GemmArgs& g) {
         const int64_t row0 = ic * kBlock;
         const int64_t rows = g.M - row0 < blocks * kBlock ? g.M - row0 : blocks * kBlock;
         if (!a_in_place) copy_a_rows(g, row0, rows, blocks * kBlock, kp, a_copy);
+        // The last rows of A read in place: tiles must not read past them.
+        const bool tail = a_in_place && rows < blocks * kBlock;
+        if (tail) copy_a_rows(g, row0 + (blocks - 1) * kBlock, rows - (blocks - 1) * kBlock, kBlock, kp, a_copy);
         for (int64_t jc = n_begin; jc < n_end; ++jc) {
           const int64_t n0 = jc * kBlock;
           const int cols = int(g.N - n0 < kBlock ? g.N - n0 : kBlock);
           const uint32_t* b0 = panels.at(n0, 0);
           const uint32_t* b1 = cols > kTile ? panels.at(n0 + kTile, 0) : b0;
-          for (int64_t ir = 0; ir < blocks; ++ir) {
-            const int64_t m0 = row0 + ir * kBlock;
-            const int block_rows = int(g.M - m0 < kBlock ? g.M - m0 : kBlock);
-            const uint16_t* a;
-            int64_t a_stride;
-            if (!a_in_place) {
-              a = a_copy + ir * kBlock * kp;
-              a_stride = kp;
-            } else if (block_rows == kBlock) {
-              a = static_cast<const uint16_t*>(g.a) + m0 * g.lda;
-              a_stride = g.lda;
-            } else {  // the last rows: tiles must not read past them
-              if (jc == n_begin) copy_a_rows(g, m0, block_rows, kBlock, kp, a_copy);
-              a = a_copy;
-              a_stride = kp;
+          for (int64_t kc = 0; kc < chunks; ++kc) {
+            const int64_t t0 = k_tiles * kc / chunks, t1 = k_tiles * (kc + 1) / chunks;
+            for (int64_t ir = 0; ir < blocks; ++ir) {
+              const int64_t m0 = row0 + ir * kBlock;
+              const int block_rows = int(g.M - m0 < kBlock ? g.M - m0 : kBlock);
+              const uint16_t* a;
+              int64_t a_stride;
+              if (!a_in_place) {
+                a = a_copy + ir * kBlock * kp;
+                a_stride = kp;
+              } else if (tail && ir == blocks - 1) {
+                a = a_copy;
+                a_stride = kp;
+              } else {
+                a = static_cast<const uint16_t*>(g.a) + m0 * g.lda;
+                a_stride = g.lda;
+              }
+              float* c = acc + ir * kBlock * kBlock;
+              tile_block_any(block_rows > kTile ? 2 : 1, cols > kTile ? 2 : 1, a + t0 * kTileK, a_stride,
+                             b0 + t0 * kTile * kTile, b1 + t0 * kTile * kTile, t1 - t0, c, kc > 0);
+              if (kc == chunks - 1) epilogue(g, c, kBlock, m0, block_rows, n0, cols);
             }
-            tile_block_any(block_rows > kTile ? 2 : 1, cols > kTile ? 2 : 1, a, a_stride, b0, b1,
-                           k_tiles, c);
-            epilogue(g, c, kBlock, m0, block_rows, n0, cols);
           }
         }
       }
