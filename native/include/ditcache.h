@@ -254,8 +254,9 @@ DC_API dc_status dc_synchronize(dc_device device);
 /* ---------------------------------------------------------------- ops
  * Floating tensors are F32 or BF16 on the CPU, F32/F16/BF16 on CUDA, always with F32 arithmetic
  * inside (accumulation, norm statistics, softmax): BF16 operands are widened exactly and results
- * rounded to nearest even once, when they are written. Where an op takes several float operands,
- * they share one dtype unless the op says otherwise. "Rows" means every index of all but the last dimension; the last dimension
+ * rounded to nearest even once, when they are written. On CUDA the float operands of an op share
+ * one dtype (dc_gemm's w may be BF16); on the CPU each op says which of them may differ ("CPU:"),
+ * and the others share one dtype. "Rows" means every index of all but the last dimension; the last dimension
  * must have stride 1, the others may have any non-negative stride.
  *
  * Grouped per-row parameters: a [G, C] tensor applied to X with R rows (R % G == 0) uses row
@@ -332,47 +333,52 @@ typedef struct dc_norm_params {
 } dc_norm_params;
 
 /* LayerNorm over the last dim, then optional affine, then optional x*(1+scale)+shift.
- * out may be x. [writes: out] */
+ * out may be x. [writes: out] CPU: x, out, weight, bias, shift and scale are each F32 or BF16. */
 DC_API dc_status dc_layernorm(const dc_tensor* x, dc_tensor* out, const dc_norm_params* params);
-/* RMSNorm over the last dim: weight * x / sqrt(mean(x^2) + eps). out may be x. [writes: out] */
+/* RMSNorm over the last dim: weight * x / sqrt(mean(x^2) + eps). out may be x. [writes: out]
+ * CPU: x, out and weight are each F32 or BF16. */
 DC_API dc_status dc_rmsnorm(const dc_tensor* x, dc_tensor* out, const dc_norm_params* params);
-/* out = x * (1 + scale[g]) + shift[g] (grouped [G, C]). out may be x. [writes: out] */
+/* out = x * (1 + scale[g]) + shift[g] (grouped [G, C]). out may be x. [writes: out]
+ * CPU: x, out, shift and scale are each F32 or BF16. */
 DC_API dc_status dc_modulate(const dc_tensor* x, const dc_tensor* shift, const dc_tensor* scale,
                              dc_tensor* out);
-/* Elementwise activation. out may be x. [writes: out] */
+/* Elementwise activation (DC_ACT_NONE: a copy, converting the dtype). out may be x. [writes: out]
+ * CPU: x and out are each F32 or BF16. */
 DC_API dc_status dc_activate(const dc_tensor* x, dc_activation act, dc_tensor* out);
 /* out = alpha * x + beta * y, where y has x's shape or is a grouped [G, C] tensor. out may alias.
- * [writes: out] */
+ * [writes: out] CPU: x, out and a grouped y are each F32 or BF16; a y of x's shape has x's dtype. */
 DC_API dc_status dc_axpby(float alpha, const dc_tensor* x, float beta, const dc_tensor* y,
                           dc_tensor* out);
-/* out = x * y (same shape or grouped [G, C] y). out may alias. [writes: out] */
+/* out = x * y (same shape or grouped [G, C] y). out may alias. [writes: out]
+ * CPU dtypes as dc_axpby. */
 DC_API dc_status dc_mul(const dc_tensor* x, const dc_tensor* y, dc_tensor* out);
-/* Softmax over the last dim. out may be x. [writes: out] */
+/* Softmax over the last dim. out may be x. [writes: out] CPU: x and out are each F32 or BF16. */
 DC_API dc_status dc_softmax(const dc_tensor* x, dc_tensor* out);
 /* Rotary embedding on interleaved pairs: x [.., T, D], position of index t is pos0 + t.
  * out[2i] = x[2i] cos - x[2i+1] sin, out[2i+1] = x[2i+1] cos + x[2i] sin, angle = pos * freqs[i].
- * [writes: out] */
+ * freqs is F32 (on every device). [writes: out] CPU: x and out are each F32 or BF16. */
 DC_API dc_status dc_rope(const dc_tensor* x, const dc_tensor* freqs, int64_t pos0, dc_tensor* out);
 
 /* Patch embedding input: x [B, C, T, H, W] -> out [B, T'*H'*W', C*pt*ph*pw] with zero padding at
  * the end of each dim; column index ((c*pt + it)*ph + ih)*pw + iw (the Conv3d weight order).
- * [writes: out] */
+ * [writes: out] CPU: x and out are each F32 or BF16 (elements converted as they move). */
 DC_API dc_status dc_patchify(const dc_tensor* x, int pt, int ph, int pw, dc_tensor* out);
 /* Inverse layout: x [B, T'*H'*W', pt*ph*pw*C] (column ((it*ph + ih)*pw + iw)*C + c) ->
  * out [B, C, T, H, W], cropping padding. Only the first out.shape[1] channels are written.
- * [writes: out] */
+ * [writes: out] CPU: x and out are each F32 or BF16. */
 DC_API dc_status dc_unpatchify(const dc_tensor* x, int pt, int ph, int pw, dc_tensor* out);
 
 typedef DC_ENUM(dc_norm_kind) { DC_L1 = 1, DC_L2 = 2 } dc_norm_kind;
 
 /* Residual change in one pass: num = ||cache - fresh||_p, den = ||cache||_p (p = 1: sums of |.|,
  * p = 2: Euclidean norms), accumulated in double. With `update` non-zero, cache <- fresh in the
- * same pass (the AdaCache slot refresh). [writes: num, den, and cache when updating] */
+ * same pass (the AdaCache slot refresh). [writes: num, den, and cache when updating]
+ * CPU: cache and fresh are each F32 or BF16. */
 DC_API dc_status dc_residual_distance(dc_tensor* cache, const dc_tensor* fresh, dc_norm_kind norm,
                                       int update, double* num, double* den);
-/* Motion score of r [B, T*S, C] (frames of S tokens): for each frame stride s in strides,
- * num[i] = sum |r[f+s] - r[f]|, den[i] = sum |r[f+s]| + sum |r[f]| over all valid frames f.
- * [writes: num, den] */
+/* Motion score of r [B, T*S, C] (frames of S tokens, F32 or BF16 on the CPU): for each frame
+ * stride s in strides, num[i] = sum |r[f+s] - r[f]|, den[i] = sum |r[f+s]| + sum |r[f]| over all
+ * valid frames f, accumulated in double. [writes: num, den] */
 DC_API dc_status dc_motion_score(const dc_tensor* r, int64_t frames, const int64_t* strides,
                                  int n_strides, double* num, double* den);
 

@@ -730,6 +730,8 @@ static void test_rowwise_errors(void) {
   dc_tensor *g2 = f32_2d(2, 6, NULL), *freqs = f32(1, (const int64_t[]){3}, NULL);
   dc_tensor *x_i32 = typed(DC_I32, 2, (const int64_t[]){4, 6}), *odd = f32_2d(4, 5, NULL);
   dc_tensor *scalar = f32(0, NULL, NULL), *strided = NULL;
+  dc_tensor *x_bf16 = typed(DC_BF16, 2, (const int64_t[]){4, 6}), *x_f16 = typed(DC_F16, 2, (const int64_t[]){4, 6});
+  dc_tensor *c6_f16 = typed(DC_F16, 1, (const int64_t[]){6}), *freqs_bf16 = typed(DC_BF16, 1, (const int64_t[]){3});
   dc_norm_params p = dc_norm_params_init();
 
   /* Rows whose last dimension is not dense: every other column of x. */
@@ -810,6 +812,18 @@ static void test_rowwise_errors(void) {
   EXPECT(DC_ERR_DTYPE, dc_rope(x, x_i32, 0, out));
   EXPECT(DC_ERR_SHAPE, dc_rope(x, freqs, 0, out_bad));
 
+  /* CPU float operands are F32 or BF16 each; a y of x's shape has x's dtype; freqs is F32. */
+  EXPECT(DC_OK, dc_softmax(x, x_bf16));
+  EXPECT(DC_OK, dc_axpby(1, x_bf16, 1, g2, out));
+  EXPECT(DC_ERR_DTYPE, dc_softmax(x_f16, x_f16));
+  EXPECT(DC_ERR_DTYPE, dc_layernorm(x, x_f16, NULL));
+  EXPECT(DC_ERR_DTYPE, dc_axpby(1, x_bf16, 1, x, out));
+  EXPECT(DC_ERR_DTYPE, dc_mul(x_bf16, x_f16, out));
+  EXPECT(DC_ERR_DTYPE, dc_rope(x_bf16, freqs_bf16, 0, x_bf16));
+  p = dc_norm_params_init();
+  p.weight = c6_f16;
+  EXPECT(DC_ERR_DTYPE, dc_rmsnorm(x_bf16, out, &p));
+
   dc_tensor_release(x);
   dc_tensor_release(out);
   dc_tensor_release(out_bad);
@@ -822,6 +836,10 @@ static void test_rowwise_errors(void) {
   dc_tensor_release(odd);
   dc_tensor_release(scalar);
   dc_tensor_release(strided);
+  dc_tensor_release(x_bf16);
+  dc_tensor_release(x_f16);
+  dc_tensor_release(c6_f16);
+  dc_tensor_release(freqs_bf16);
 }
 
 /* LayerNorm with affine and grouped modulation, RMSNorm, softmax, axpby, mul and RoPE on a
@@ -920,6 +938,86 @@ static void test_rowwise_values(void) {
   dc_tensor_release(tsc);
   dc_tensor_release(to);
   dc_tensor_release(tf);
+}
+
+/* x rounded to the nearest bf16 (ties to even), as a float: the value a BF16 tensor holds. */
+static float bf16_round(float f) {
+  uint32_t u;
+  memcpy(&u, &f, sizeof u);
+  u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+  memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+static dc_tensor* bf16_tensor(int ndim, const int64_t* shape, const float* values, size_t n) {
+  dc_tensor* t = typed(DC_BF16, ndim, shape);
+  if (values) EXPECT(DC_OK, dc_tensor_write(t, values, DC_F32, n));
+  return t;
+}
+
+/* |got - want| <= tol (1 + |want|) + 2^-8 |want|: an fp32 bound plus one rounding to bf16. */
+static int close_to_bf16(const float* got, const float* want, int n, float tol) {
+  int i;
+  for (i = 0; i < n; ++i) {
+    if (!(fabsf(got[i] - want[i]) <= tol * (1.0f + fabsf(want[i])) + fabsf(want[i]) / 256.0f)) {
+      fprintf(stderr, "  element %d: got %.7g, want %.7g (bf16 out, tolerance %g)\n", i, got[i], want[i], tol);
+      return 0;
+    }
+  }
+  return 1;
+}
+
+/* BF16 through the C ABI: LayerNorm of a BF16 x with a BF16 weight and an F32 bias into a BF16
+ * out, then in place; a BF16 x plus a grouped F32 y into an F32 out. The references take the bf16
+ * values of the inputs. */
+static void test_rowwise_bf16_values(void) {
+  const int64_t s46[2] = {4, 6}, s6[1] = {6}, s26[2] = {2, 6};
+  float x[24], w[6], b[6], y[12], want[24], got[24];
+  dc_tensor *tx, *tw, *tb, *ty, *to, *to32;
+  dc_norm_params p;
+  int r, c;
+
+  for (c = 0; c < 24; ++c) x[c] = bf16_round((float)((c * 7) % 13) / 3.0f - 2.0f);
+  for (c = 0; c < 6; ++c) {
+    w[c] = bf16_round(0.5f + 0.1f * (float)c);
+    b[c] = 0.2f * (float)c - 0.5f;
+  }
+  for (c = 0; c < 12; ++c) y[c] = 0.05f * (float)c - 0.3f;
+  tx = bf16_tensor(2, s46, x, 24);
+  tw = bf16_tensor(1, s6, w, 6);
+  tb = f32(1, s6, b);
+  ty = f32(2, s26, y);
+  to = bf16_tensor(2, s46, NULL, 0);
+  to32 = f32(2, s46, NULL);
+
+  for (r = 0; r < 4; ++r) {
+    double mean = 0, var = 0;
+    for (c = 0; c < 6; ++c) mean += x[r * 6 + c] / 6.0;
+    for (c = 0; c < 6; ++c) var += (x[r * 6 + c] - mean) * (x[r * 6 + c] - mean) / 6.0;
+    for (c = 0; c < 6; ++c) want[r * 6 + c] = (float)((x[r * 6 + c] - mean) / sqrt(var + 1e-6) * w[c] + b[c]);
+  }
+  p = dc_norm_params_init();
+  p.weight = tw;
+  p.bias = tb;
+  EXPECT(DC_OK, dc_layernorm(tx, to, &p));
+  read_into(to, got, 24);
+  CHECK(close_to_bf16(got, want, 24, 1e-5f));
+  EXPECT(DC_OK, dc_layernorm(tx, tx, &p));
+  read_into(tx, got, 24);
+  CHECK(close_to_bf16(got, want, 24, 1e-5f));
+
+  EXPECT(DC_OK, dc_tensor_write(tx, x, DC_F32, 24));
+  for (c = 0; c < 24; ++c) want[c] = 2.0f * x[c] - 0.5f * y[(c / 12) * 6 + c % 6];
+  EXPECT(DC_OK, dc_axpby(2.0f, tx, -0.5f, ty, to32));
+  read_into(to32, got, 24);
+  CHECK(close_to(got, want, 24, 1e-6f));
+
+  dc_tensor_release(tx);
+  dc_tensor_release(tw);
+  dc_tensor_release(tb);
+  dc_tensor_release(ty);
+  dc_tensor_release(to);
+  dc_tensor_release(to32);
 }
 
 /* ------------------------------------------------------------------------------- layout */
@@ -1224,6 +1322,7 @@ static void test_values_on_every_isa(void) {
     test_gemm_values();
     test_attention_values();
     test_rowwise_values();
+    test_rowwise_bf16_values();
     test_layout();
     test_metrics();
     printf("values on %-11s %s\n", dc_isa_name((dc_isa)isa), g_failures == before ? "ok" : "FAILED");

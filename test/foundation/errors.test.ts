@@ -34,7 +34,7 @@ describe('dtypes', () => {
   it('reports an op dtype mismatch with the argument, the expected and the actual dtype', () => {
     const x = zeros([2, 4], { dtype: 'i32' });
     const e = thrown(() => ops.layerNorm(x), TypeError);
-    expect(e.message).toBe('x: expected dtype f32, got i32');
+    expect(e.message).toBe('x: expected dtype f32 or bf16, got i32');
     expect((e as Error & { code?: string }).code).toBe('DC_ERR_DTYPE');
     const w = zeros([3, 4], { dtype: 'u8' });
     expect(() => ops.gemm(zeros([2, 4]), w)).toThrow('w: expected dtype f32 or bf16, got u8');

@@ -16,6 +16,6 @@ dc_status run_on(dc_device device, CpuFn&& cpu_fn, CudaFn&& cuda_fn) {
   });
 }
 
-inline RowOperand row_operand(const dc_tensor* t) { return RowOperand{t->data(), rows_of(t)}; }
+inline RowOperand row_operand(const dc_tensor* t) { return RowOperand{t->data(), rows_of(t), t->dtype}; }
 
 }  // namespace dc

@@ -52,17 +52,18 @@ extern "C" {
 dc_status dc_patchify(const dc_tensor* x, int pt, int ph, int pw, dc_tensor* out) {
   DC_TRY(check_tensor(x, "x"));
   DC_TRY(check_tensor(out, "out"));
-  DC_TRY(check_float(x, "x"));
-  DC_TRY(check_dtype(out, "out", x->dtype));
+  DC_TRY(check_float_operand(x, "x", x));
+  DC_TRY(check_float_operand(out, "out", x));
   DC_TRY(check_same_device(x, "x", out, "out"));
   DC_TRY(check_ndim(x, "x", 5));
   DC_TRY(check_patch(pt, ph, pw));
   PatchArgs a;
-  a.dtype = x->dtype;
   video_side(x, pt, ph, pw, &a);
   DC_TRY(check_tokens(out, "out", a, 0, a.C * pt * ph * pw));
   a.video = x->data();
+  a.video_dtype = x->dtype;
   a.tokens = out->data();
+  a.tokens_dtype = out->dtype;
   a.token_channels = a.C;
   if (out->numel() == 0) return DC_OK;
   return run_on(
@@ -73,20 +74,21 @@ dc_status dc_patchify(const dc_tensor* x, int pt, int ph, int pw, dc_tensor* out
 dc_status dc_unpatchify(const dc_tensor* x, int pt, int ph, int pw, dc_tensor* out) {
   DC_TRY(check_tensor(x, "x"));
   DC_TRY(check_tensor(out, "out"));
-  DC_TRY(check_float(x, "x"));
-  DC_TRY(check_dtype(out, "out", x->dtype));
+  DC_TRY(check_float_operand(x, "x", x));
+  DC_TRY(check_float_operand(out, "out", x));
   DC_TRY(check_same_device(x, "x", out, "out"));
   DC_TRY(check_ndim(out, "out", 5));
   DC_TRY(check_patch(pt, ph, pw));
   PatchArgs a;
-  a.dtype = x->dtype;
   video_side(out, pt, ph, pw, &a);
   DC_TRY(check_tokens(x, "x", a, a.C * pt * ph * pw, 0));
   if (x->shape[2] % (int64_t(pt) * ph * pw) != 0)
     return fail(DC_ERR_SHAPE, "x %s: last dim must be a multiple of pt*ph*pw = %d", shape_str(x),
                 pt * ph * pw);
   a.video = out->data();
+  a.video_dtype = out->dtype;
   a.tokens = x->data();
+  a.tokens_dtype = x->dtype;
   a.token_channels = x->shape[2] / (int64_t(pt) * ph * pw);
   if (out->numel() == 0) return DC_OK;
   return run_on(

@@ -10,8 +10,8 @@ dc_status dc_residual_distance(dc_tensor* cache, const dc_tensor* fresh, dc_norm
                                int update, double* num, double* den) {
   DC_TRY(check_tensor(cache, "cache"));
   DC_TRY(check_tensor(fresh, "fresh"));
-  DC_TRY(check_float(cache, "cache"));
-  DC_TRY(check_dtype(fresh, "fresh", cache->dtype));
+  DC_TRY(check_float_operand(cache, "cache", cache));
+  DC_TRY(check_float_operand(fresh, "fresh", cache));
   DC_TRY(check_same_device(cache, "cache", fresh, "fresh"));
   DC_TRY(check_same_shape(cache, "cache", fresh, "fresh"));
   DC_TRY(check_last_dense(cache, "cache"));
@@ -21,7 +21,6 @@ dc_status dc_residual_distance(dc_tensor* cache, const dc_tensor* fresh, dc_norm
   if (!num || !den) return fail(DC_ERR_INVALID_ARGUMENT, "num and den are required");
   *num = *den = 0;
   DistanceArgs a;
-  a.dtype = cache->dtype;
   a.cache = row_operand(cache);
   a.fresh = row_operand(fresh);
   a.norm = norm;
@@ -35,7 +34,7 @@ dc_status dc_residual_distance(dc_tensor* cache, const dc_tensor* fresh, dc_norm
 dc_status dc_motion_score(const dc_tensor* r, int64_t frames, const int64_t* strides,
                           int n_strides, double* num, double* den) {
   DC_TRY(check_tensor(r, "r"));
-  DC_TRY(check_float(r, "r"));
+  DC_TRY(check_float_operand(r, "r", r));
   DC_TRY(check_ndim(r, "r", 3));
   if (!r->contiguous()) return fail(DC_ERR_SHAPE, "r %s must be contiguous", shape_str(r));
   if (frames < 1 || r->shape[1] % frames != 0)

@@ -8,12 +8,13 @@ using namespace dc;
 
 namespace {
 
-// x and out: float tensors of one shape and device with a dense last dim.
+// x and out: float tensors of one shape and device with a dense last dim (on the CPU, F32 or BF16
+// each).
 dc_status check_pair(const dc_tensor* x, const dc_tensor* out) {
   DC_TRY(check_tensor(x, "x"));
   DC_TRY(check_tensor(out, "out"));
-  DC_TRY(check_float(x, "x"));
-  DC_TRY(check_dtype(out, "out", x->dtype));
+  DC_TRY(check_float_operand(x, "x", x));
+  DC_TRY(check_float_operand(out, "out", x));
   DC_TRY(check_same_device(x, "x", out, "out"));
   DC_TRY(check_same_shape(x, "x", out, "out"));
   DC_TRY(check_last_dense(x, "x"));
@@ -24,7 +25,7 @@ dc_status check_pair(const dc_tensor* x, const dc_tensor* out) {
 dc_status check_vector(const dc_tensor* t, const char* what, const dc_tensor* x, int64_t n) {
   if (!t) return DC_OK;
   DC_TRY(check_tensor(t, what));
-  DC_TRY(check_dtype(t, what, x->dtype));
+  DC_TRY(check_float_operand(t, what, x));
   DC_TRY(check_same_device(x, "x", t, what));
   if (t->numel() != n || !t->contiguous())
     return fail(DC_ERR_SHAPE, "%s %s: expected %lld contiguous elements", what, shape_str(t),
@@ -36,7 +37,7 @@ dc_status check_grouped(const dc_tensor* g, const char* what, const dc_tensor* x
   *out = Grouped{};
   if (!g) return DC_OK;
   DC_TRY(check_tensor(g, what));
-  DC_TRY(check_dtype(g, what, x->dtype));
+  DC_TRY(check_float_operand(g, what, x));
   DC_TRY(check_same_device(x, "x", g, what));
   const Rows xr = rows_of(x);
   return grouped_of(g, what, xr.count, xr.len, out);
@@ -49,7 +50,6 @@ dc_status run_norm(NormArgs::Kind kind, const dc_tensor* x, dc_tensor* out,
   DC_TRY(read_params(params, "dc_norm_params", "params", &p));
   NormArgs a;
   a.kind = kind;
-  a.dtype = x->dtype;
   a.x = row_operand(x);
   a.out = row_operand(out);
   if (!std::isfinite(p.eps) || p.eps < 0)
@@ -61,8 +61,14 @@ dc_status run_norm(NormArgs::Kind kind, const dc_tensor* x, dc_tensor* out,
     return fail(DC_ERR_INVALID_ARGUMENT, "rmsnorm takes no bias, shift or scale");
   if (!p.shift != !p.scale)
     return fail(DC_ERR_INVALID_ARGUMENT, "shift and scale must be given together");
-  a.weight = p.weight ? p.weight->data() : nullptr;
-  a.bias = p.bias ? p.bias->data() : nullptr;
+  if (p.weight) {
+    a.weight = p.weight->data();
+    a.weight_dtype = p.weight->dtype;
+  }
+  if (p.bias) {
+    a.bias = p.bias->data();
+    a.bias_dtype = p.bias->dtype;
+  }
   DC_TRY(check_grouped(p.shift, "shift", x, &a.shift));
   DC_TRY(check_grouped(p.scale, "scale", x, &a.scale));
   if (a.x.rows.count == 0 || a.x.rows.len == 0) return DC_OK;
@@ -77,15 +83,16 @@ dc_status run_elementwise(ElementwiseArgs& a, const dc_tensor* x) {
       [&] { return cuda::elementwise(a); });
 }
 
-// y: same shape as x, or grouped [G, C].
+// y: same shape and dtype as x, or grouped [G, C] (on the CPU, F32 or BF16 whatever x's dtype).
 dc_status second_operand(const dc_tensor* x, const dc_tensor* y, ElementwiseArgs* a) {
   DC_TRY(check_tensor(y, "y"));
-  DC_TRY(check_dtype(y, "y", x->dtype));
+  DC_TRY(check_float_operand(y, "y", x));
   DC_TRY(check_same_device(x, "x", y, "y"));
   DC_TRY(check_last_dense(y, "y"));
   bool same = y->ndim == x->ndim;
   for (int i = 0; same && i < x->ndim; ++i) same = x->shape[i] == y->shape[i];
   if (same) {
+    DC_TRY(check_dtype(y, "y", x->dtype));
     a->y = row_operand(y);
     return DC_OK;
   }
@@ -114,7 +121,6 @@ dc_status dc_modulate(const dc_tensor* x, const dc_tensor* shift, const dc_tenso
   if (!shift || !scale) return fail(DC_ERR_INVALID_ARGUMENT, "shift and scale are required");
   ElementwiseArgs a;
   a.kind = ElementwiseArgs::kModulate;
-  a.dtype = x->dtype;
   a.x = row_operand(x);
   a.out = row_operand(out);
   DC_TRY(check_grouped(shift, "shift", x, &a.shift));
@@ -128,7 +134,6 @@ dc_status dc_activate(const dc_tensor* x, dc_activation act, dc_tensor* out) {
     return fail(DC_ERR_INVALID_ARGUMENT, "unknown activation %d", int(act));
   ElementwiseArgs a;
   a.kind = ElementwiseArgs::kActivate;
-  a.dtype = x->dtype;
   a.act = act;
   a.x = row_operand(x);
   a.out = row_operand(out);
@@ -142,7 +147,6 @@ dc_status dc_axpby(float alpha, const dc_tensor* x, float beta, const dc_tensor*
     return fail(DC_ERR_INVALID_ARGUMENT, "alpha and beta must be finite");
   ElementwiseArgs a;
   a.kind = ElementwiseArgs::kAxpby;
-  a.dtype = x->dtype;
   a.alpha = alpha;
   a.beta = beta;
   a.x = row_operand(x);
@@ -155,7 +159,6 @@ dc_status dc_mul(const dc_tensor* x, const dc_tensor* y, dc_tensor* out) {
   DC_TRY(check_pair(x, out));
   ElementwiseArgs a;
   a.kind = ElementwiseArgs::kMul;
-  a.dtype = x->dtype;
   a.x = row_operand(x);
   a.out = row_operand(out);
   DC_TRY(second_operand(x, y, &a));
@@ -166,7 +169,6 @@ dc_status dc_softmax(const dc_tensor* x, dc_tensor* out) {
   DC_TRY(check_pair(x, out));
   ElementwiseArgs a;
   a.kind = ElementwiseArgs::kSoftmax;
-  a.dtype = x->dtype;
   a.x = row_operand(x);
   a.out = row_operand(out);
   return run_elementwise(a, x);
@@ -184,7 +186,6 @@ dc_status dc_rope(const dc_tensor* x, const dc_tensor* freqs, int64_t pos0, dc_t
     return fail(DC_ERR_SHAPE, "freqs %s: expected %lld contiguous elements", shape_str(freqs),
                 (long long)(D / 2));
   RopeArgs a;
-  a.dtype = x->dtype;
   a.x = row_operand(x);
   a.out = row_operand(out);
   a.T = x->dim(-2);

@@ -61,27 +61,30 @@ struct AttentionArgs {
   int64_t q_pos0 = 0, k_pos0 = 0;
 };
 
-// One operand of a row-wise op: the tensor's rows and base pointer.
+// One operand of a row-wise op: the tensor's rows, base pointer and dtype. On the CPU every float
+// operand of the ops below is F32 or BF16, each its own unless stated; on CUDA all the float
+// operands of one op share x's dtype (F32, F16 or BF16).
 struct RowOperand {
   void* p = nullptr;
   Rows rows;
+  dc_dtype dtype = DC_F32;
 };
 
 struct NormArgs {
   enum Kind { kLayerNorm, kRmsNorm } kind = kLayerNorm;
-  dc_dtype dtype = DC_F32;
-  RowOperand x, out;  // same row count and length; out may alias x
+  RowOperand x, out;  // same row count and length; out may alias x (then with x's dtype)
   float eps = 1e-6f;
   const void* weight = nullptr;  // [C]
+  dc_dtype weight_dtype = DC_F32;
   const void* bias = nullptr;    // [C]
+  dc_dtype bias_dtype = DC_F32;
   Grouped shift, scale;          // t2i modulate after the norm
 };
 
 struct ElementwiseArgs {
   enum Kind { kModulate, kActivate, kAxpby, kMul, kSoftmax } kind = kActivate;
-  dc_dtype dtype = DC_F32;
   RowOperand x, out;
-  RowOperand y;          // same shape as x (kAxpby, kMul), unless y_grouped.p is set
+  RowOperand y;          // same shape and dtype as x (kAxpby, kMul), unless y_grouped.p is set
   Grouped y_grouped;     // grouped [G, C] second operand
   Grouped shift, scale;  // kModulate
   dc_activation act = DC_ACT_NONE;
@@ -89,7 +92,6 @@ struct ElementwiseArgs {
 };
 
 struct RopeArgs {
-  dc_dtype dtype = DC_F32;
   RowOperand x, out;   // rows of [.., T, D]; row r is at position pos0 + r % T
   int64_t T = 0;
   const float* freqs = nullptr;  // [D/2]
@@ -97,9 +99,10 @@ struct RopeArgs {
 };
 
 struct PatchArgs {
-  dc_dtype dtype = DC_F32;
   void* video = nullptr;   // [B, C, T, H, W] with the strides below
+  dc_dtype video_dtype = DC_F32;
   void* tokens = nullptr;  // [B, Tp*Hp*Wp, pt*ph*pw*token_channels] dense
+  dc_dtype tokens_dtype = DC_F32;
   int64_t B = 0, C = 0, T = 0, H = 0, W = 0;
   int pt = 1, ph = 1, pw = 1;
   int64_t Tp = 0, Hp = 0, Wp = 0;  // patch grid (ceil division; the padding reads as zeros)
@@ -111,15 +114,14 @@ struct PatchArgs {
 };
 
 struct DistanceArgs {
-  dc_dtype dtype = DC_F32;
   RowOperand cache, fresh;
   dc_norm_kind norm = DC_L1;
   bool update = false;
 };
 
 struct MotionArgs {
-  dc_dtype dtype = DC_F32;
   const void* r = nullptr;  // [B, T*S, C] dense
+  dc_dtype dtype = DC_F32;  // r's
   int64_t B = 0, T = 0, S = 0, C = 0;
   const int64_t* strides = nullptr;
   int n_strides = 0;

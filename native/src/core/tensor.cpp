@@ -207,6 +207,14 @@ dc_status check_float(const dc_tensor* t, const char* what) {
   return DC_OK;
 }
 
+dc_status check_float_operand(const dc_tensor* t, const char* what, const dc_tensor* like) {
+  if (like->device() == DC_DEVICE_CUDA)
+    return t == like ? check_float(t, what) : check_dtype(t, what, like->dtype);
+  if (t->dtype != DC_F32 && t->dtype != DC_BF16)
+    return fail(DC_ERR_DTYPE, "%s: expected dtype f32 or bf16, got %s", what, dc_dtype_name(t->dtype));
+  return DC_OK;
+}
+
 dc_status check_same_shape(const dc_tensor* a, const char* an, const dc_tensor* b, const char* bn) {
   bool same = a->ndim == b->ndim;
   for (int i = 0; same && i < a->ndim; ++i) same = a->shape[i] == b->shape[i];
@@ -273,6 +281,7 @@ dc_status grouped_of(const dc_tensor* g, const char* what, int64_t rows, int64_t
   if (gr.uniform_stride() < 0)
     return fail(DC_ERR_SHAPE, "%s %s: groups must be uniformly strided", what, shape_str(g));
   out->p = g->data();
+  out->dtype = g->dtype;
   out->ld = gr.count == 1 ? 0 : gr.uniform_stride();
   out->rows_per_group = rows / gr.count;
   return DC_OK;

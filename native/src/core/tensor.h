@@ -74,6 +74,10 @@ dc_status check_optional(const dc_tensor* t, const char* what);  // NULL allowed
 dc_status check_shape_args(int ndim, const int64_t* shape, int64_t* numel);
 dc_status check_dtype(const dc_tensor* t, const char* what, dc_dtype expected);
 dc_status check_float(const dc_tensor* t, const char* what);  // F32/F16/BF16 on its device
+// A float operand whose dtype the CPU kernels take independently of the op's other operands: F32
+// or BF16 on the CPU; on CUDA, where an op's float operands share one dtype, `like`'s dtype (any
+// float dtype for `like` itself).
+dc_status check_float_operand(const dc_tensor* t, const char* what, const dc_tensor* like);
 dc_status check_same_shape(const dc_tensor* a, const char* an, const dc_tensor* b, const char* bn);
 dc_status check_same_device(const dc_tensor* a, const char* an, const dc_tensor* b, const char* bn);
 dc_status check_ndim(const dc_tensor* t, const char* what, int ndim);
@@ -106,6 +110,7 @@ Rows rows_of(const dc_tensor* t);
 // A grouped [G, C] per-row parameter (see ditcache.h); p == nullptr when absent.
 struct Grouped {
   const void* p = nullptr;
+  dc_dtype dtype = DC_F32;
   int64_t ld = 0;            // elements between groups
   int64_t rows_per_group = 1;
   template <class T>

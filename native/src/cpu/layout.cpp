@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 
 #include "../core/half.h"
 #include "../core/thread_pool.h"
@@ -257,7 +258,9 @@ void fill(const dc_tensor* t, double value) {
 // patch), contiguous on the token side, and covers pt x ph whole rows of every channel on the video
 // side, so each side is read or written sequentially and the strip's tokens stay in L1. One video
 // row maps to pw adjacent columns of each of the Wp tokens; the row helpers keep that inner walk
-// in registers, with the common case (pw = 2, dense rows) spelled out.
+// in registers, with the common case (pw = 2, dense rows) spelled out. Either side is F32 or BF16:
+// elements of one dtype are moved as they are, others converted (BF16 widened exactly, F32 rounded
+// to nearest even).
 namespace {
 
 struct Strip {
@@ -270,58 +273,87 @@ int64_t strip_grain(const PatchArgs& a) {
   return 1 + (1 << 14) / (per_strip ? per_strip : 1);
 }
 
+// One element of kind S as kind D.
+template <class D, class S>
+inline typename D::T cast(typename S::T v) {
+  if constexpr (std::is_same_v<D, S>) {
+    return v;
+  } else {
+    return D::put(S::get(v));
+  }
+}
+
+// Calls f(D{}, S{}) with the element kinds of the two float dtypes.
+template <class F>
+void with_float_kinds(dc_dtype d, dc_dtype s, F&& f) {
+  const auto kind = [](dc_dtype dt, auto&& g) {
+    if (dt == DC_BF16) {
+      g(BF16{});
+    } else {
+      g(F32{});
+    }
+  };
+  kind(d, [&](auto dk) { kind(s, [&](auto sk) { f(dk, sk); }); });
+}
+
 // dst[wp * cols + iw] = src[(wp * pw + iw) * sw] for wp < Wp, iw < pw; zero past the row's W.
-void row_to_tokens(float* dst, int64_t cols, const float* src, int64_t sw, int64_t W, int64_t Wp, int pw) {
+template <class D, class S>
+void row_to_tokens(typename D::T* dst, int64_t cols, const typename S::T* src, int64_t sw, int64_t W,
+                   int64_t Wp, int pw) {
   const int64_t full = W / pw;
+  const typename D::T zero = D::put(0.0);
   if (pw == 2 && sw == 1) {
     for (int64_t wp = 0; wp < full; ++wp, dst += cols, src += 2) {
-      dst[0] = src[0];
-      dst[1] = src[1];
+      dst[0] = cast<D, S>(src[0]);
+      dst[1] = cast<D, S>(src[1]);
     }
   } else {
     for (int64_t wp = 0; wp < full; ++wp, dst += cols, src += pw * sw)
-      for (int iw = 0; iw < pw; ++iw) dst[iw] = src[iw * sw];
+      for (int iw = 0; iw < pw; ++iw) dst[iw] = cast<D, S>(src[iw * sw]);
   }
   for (int64_t wp = full; wp < Wp; ++wp, dst += cols, src += pw * sw)
-    for (int iw = 0; iw < pw; ++iw) dst[iw] = wp * pw + iw < W ? src[iw * sw] : 0.f;
+    for (int iw = 0; iw < pw; ++iw) dst[iw] = wp * pw + iw < W ? cast<D, S>(src[iw * sw]) : zero;
 }
 
 // The inverse: dst[w * sw] = src[(w / pw) * cols + (w % pw) * ct] for w < W.
-void tokens_to_row(float* dst, int64_t sw, const float* src, int64_t cols, int64_t ct, int64_t W, int pw) {
+template <class D, class S>
+void tokens_to_row(typename D::T* dst, int64_t sw, const typename S::T* src, int64_t cols, int64_t ct,
+                   int64_t W, int pw) {
   const int64_t full = W / pw;
   if (pw == 2 && sw == 1) {
     for (int64_t wp = 0; wp < full; ++wp, dst += 2, src += cols) {
-      dst[0] = src[0];
-      dst[1] = src[ct];
+      dst[0] = cast<D, S>(src[0]);
+      dst[1] = cast<D, S>(src[ct]);
     }
   } else {
     for (int64_t wp = 0; wp < full; ++wp, dst += pw * sw, src += cols)
-      for (int iw = 0; iw < pw; ++iw) dst[iw * sw] = src[iw * ct];
+      for (int iw = 0; iw < pw; ++iw) dst[iw * sw] = cast<D, S>(src[iw * ct]);
   }
-  for (int64_t iw = 0; iw < W - full * pw; ++iw) dst[iw * sw] = src[iw * ct];
+  for (int64_t iw = 0; iw < W - full * pw; ++iw) dst[iw * sw] = cast<D, S>(src[iw * ct]);
 }
 
-}  // namespace
-
-void patchify(const PatchArgs& a) {
+template <class D, class S>
+void patchify_strips(const PatchArgs& a) {
   const int64_t P = int64_t(a.pt) * a.ph * a.pw, cols = P * a.C;
-  const float* video = static_cast<const float*>(a.video);
-  float* tokens = static_cast<float*>(a.tokens);
+  const auto* video = static_cast<const typename S::T*>(a.video);
+  auto* tokens = static_cast<typename D::T*>(a.tokens);
+  const typename D::T zero = D::put(0.0);
   parallel_for(a.B * a.Tp * a.Hp, strip_grain(a), [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       const Strip st(a, i);
-      float* strip = tokens + i * a.Wp * cols;
+      typename D::T* strip = tokens + i * a.Wp * cols;
       for (int64_t c = 0; c < a.C; ++c) {
         for (int it = 0; it < a.pt; ++it) {
           for (int ih = 0; ih < a.ph; ++ih) {
             const int64_t t = st.tp * a.pt + it, h = st.hp * a.ph + ih;
-            float* dst = strip + c * P + (int64_t(it) * a.ph + ih) * a.pw;
+            typename D::T* dst = strip + c * P + (int64_t(it) * a.ph + ih) * a.pw;
             if (t < a.T && h < a.H) {
-              const float* src = video + st.b * a.video_sb + c * a.video_sc + t * a.video_st + h * a.video_sh;
-              row_to_tokens(dst, cols, src, a.video_sw, a.W, a.Wp, a.pw);
+              const typename S::T* src =
+                  video + st.b * a.video_sb + c * a.video_sc + t * a.video_st + h * a.video_sh;
+              row_to_tokens<D, S>(dst, cols, src, a.video_sw, a.W, a.Wp, a.pw);
             } else {  // a padding row
               for (int64_t wp = 0; wp < a.Wp; ++wp)
-                for (int iw = 0; iw < a.pw; ++iw) dst[wp * cols + iw] = 0.f;
+                for (int iw = 0; iw < a.pw; ++iw) dst[wp * cols + iw] = zero;
             }
           }
         }
@@ -330,27 +362,41 @@ void patchify(const PatchArgs& a) {
   });
 }
 
-void unpatchify(const PatchArgs& a) {
+template <class D, class S>
+void unpatchify_strips(const PatchArgs& a) {
   const int64_t Ct = a.token_channels, cols = int64_t(a.pt) * a.ph * a.pw * Ct;
-  float* video = static_cast<float*>(a.video);
-  const float* tokens = static_cast<const float*>(a.tokens);
+  auto* video = static_cast<typename D::T*>(a.video);
+  const auto* tokens = static_cast<const typename S::T*>(a.tokens);
   parallel_for(a.B * a.Tp * a.Hp, strip_grain(a), [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       const Strip st(a, i);
-      const float* strip = tokens + i * a.Wp * cols;
+      const typename S::T* strip = tokens + i * a.Wp * cols;
       for (int64_t c = 0; c < a.C; ++c) {
         for (int it = 0; it < a.pt; ++it) {
           for (int ih = 0; ih < a.ph; ++ih) {
             const int64_t t = st.tp * a.pt + it, h = st.hp * a.ph + ih;
             if (t >= a.T || h >= a.H) continue;  // padding: cropped
-            float* dst = video + st.b * a.video_sb + c * a.video_sc + t * a.video_st + h * a.video_sh;
-            const float* src = strip + (int64_t(it) * a.ph + ih) * a.pw * Ct + c;
-            tokens_to_row(dst, a.video_sw, src, cols, Ct, a.W, a.pw);
+            typename D::T* dst =
+                video + st.b * a.video_sb + c * a.video_sc + t * a.video_st + h * a.video_sh;
+            const typename S::T* src = strip + (int64_t(it) * a.ph + ih) * a.pw * Ct + c;
+            tokens_to_row<D, S>(dst, a.video_sw, src, cols, Ct, a.W, a.pw);
           }
         }
       }
     }
   });
+}
+
+}  // namespace
+
+void patchify(const PatchArgs& a) {
+  with_float_kinds(a.tokens_dtype, a.video_dtype,
+                   [&](auto d, auto s) { patchify_strips<decltype(d), decltype(s)>(a); });
+}
+
+void unpatchify(const PatchArgs& a) {
+  with_float_kinds(a.video_dtype, a.tokens_dtype,
+                   [&](auto d, auto s) { unpatchify_strips<decltype(d), decltype(s)>(a); });
 }
 
 }  // namespace dc::cpu

@@ -47,7 +47,7 @@ __global__ void __launch_bounds__(kRowThreads) distance_kernel(DistanceArgs a, d
 dc_status distance(const DistanceArgs& a, double* num, double* den) {
   DeviceBuffer sums(2 * sizeof(double));
   DC_TRY(check(cudaMemsetAsync(sums.get(), 0, 2 * sizeof(double), stream()), "distance"));
-  DC_TRY(with_float_type(a.dtype, [&](auto tag) {
+  DC_TRY(with_float_type(a.cache.dtype, [&](auto tag) {
     using T = decltype(tag);
     distance_kernel<T><<<grid_for(a.cache.rows.count, kRowWarps), kRowThreads, 0, stream()>>>(
         a, sums.as<double>());

@@ -46,7 +46,7 @@ __global__ void __launch_bounds__(kRowThreads) pointwise_kernel(ElementwiseArgs 
 
 dc_status elementwise(const ElementwiseArgs& a) {
   if (a.kind == ElementwiseArgs::kSoftmax) return softmax_rows(a);
-  return with_float_type(a.dtype, [&](auto tag) {
+  return with_float_type(a.x.dtype, [&](auto tag) {
     using T = decltype(tag);
     pointwise_kernel<T><<<grid_for(a.x.rows.count, kRowWarps), kRowThreads, 0, stream()>>>(a);
     return check_launch("elementwise kernel");

@@ -45,7 +45,7 @@ __global__ void __launch_bounds__(kRowThreads) norm_kernel(NormArgs a) {
 }  // namespace
 
 dc_status norm(const NormArgs& a) {
-  return with_float_type(a.dtype, [&](auto tag) {
+  return with_float_type(a.x.dtype, [&](auto tag) {
     using T = decltype(tag);
     norm_kernel<T><<<grid_for(a.x.rows.count, kRowWarps), kRowThreads, 0, stream()>>>(a);
     return check_launch("norm kernel");

@@ -48,7 +48,7 @@ __global__ void unpatchify_kernel(PatchArgs a) {
 }  // namespace
 
 dc_status patchify(const PatchArgs& a) {
-  return with_float_type(a.dtype, [&](auto tag) {
+  return with_float_type(a.video_dtype, [&](auto tag) {
     using T = decltype(tag);
     const int64_t total = a.B * a.Tp * a.Hp * a.Wp * a.C * a.pt * a.ph * a.pw;
     patchify_kernel<T><<<grid_for(total, kThreads * 4), kThreads, 0, stream()>>>(a);
@@ -57,7 +57,7 @@ dc_status patchify(const PatchArgs& a) {
 }
 
 dc_status unpatchify(const PatchArgs& a) {
-  return with_float_type(a.dtype, [&](auto tag) {
+  return with_float_type(a.video_dtype, [&](auto tag) {
     using T = decltype(tag);
     const int64_t total = a.B * a.C * a.T * a.H * a.W;
     unpatchify_kernel<T><<<grid_for(total, kThreads * 4), kThreads, 0, stream()>>>(a);

@@ -29,7 +29,7 @@ __global__ void __launch_bounds__(kRowThreads) rope_kernel(RopeArgs a) {
 }  // namespace
 
 dc_status rope(const RopeArgs& a) {
-  return with_float_type(a.dtype, [&](auto tag) {
+  return with_float_type(a.x.dtype, [&](auto tag) {
     using T = decltype(tag);
     rope_kernel<T><<<grid_for(a.x.rows.count, kRowWarps), kRowThreads, 0, stream()>>>(a);
     return check_launch("rope kernel");

@@ -27,7 +27,7 @@ __global__ void __launch_bounds__(kRowThreads) softmax_kernel(ElementwiseArgs a)
 }  // namespace
 
 dc_status softmax_rows(const ElementwiseArgs& a) {
-  return with_float_type(a.dtype, [&](auto tag) {
+  return with_float_type(a.x.dtype, [&](auto tag) {
     using T = decltype(tag);
     softmax_kernel<T><<<grid_for(a.x.rows.count, kRowWarps), kRowThreads, 0, stream()>>>(a);
     return check_launch("softmax kernel");

@@ -1,30 +1,62 @@
 // Loops over one row in float vectors. The body is a generic lambda called with FullLanes for the
 // whole vectors and TailLanes once for the remainder; both expose load(p) (the lanes at p + c), so
 // the body is written once and the tail needs no scalar copy of it.
+// Rows hold float or bf16_t elements: the element type of a pointer picks its loads and stores
+// (bf16 widened exactly, narrowed once to nearest even), so a kernel instantiated for the
+// (input, output) types of a call has no dtype branch in its loops.
 #pragma once
 #include <cmath>
 #include <cstdint>
 
+#include "ditcache.h"
 #include "vec_math.h"
 
 namespace dc::cpu::DC_ISA_NS {
 namespace {
 
+// A bf16 element as stored: the high half of the float it stands for.
+struct bf16_t {
+  uint16_t bits;
+};
+
+inline const uint16_t* bits_of(const bf16_t* p) { return reinterpret_cast<const uint16_t*>(p); }
+inline uint16_t* bits_of(bf16_t* p) { return reinterpret_cast<uint16_t*>(p); }
+inline vf vload(const bf16_t* p) { return vload_bf16(bits_of(p)); }
+inline vf vload_part(const bf16_t* p, int64_t n, float fill = 0.f) {
+  return vload_bf16_part(bits_of(p), n, fill);
+}
+inline void vstore(bf16_t* p, vf v) { vstore_bf16(bits_of(p), v); }
+inline void vstore_part(bf16_t* p, vf v, int64_t n) { vstore_bf16_part(bits_of(p), v, n); }
+
+// Calls f(T{}) with T the element type of a float dtype the CPU kernels take (F32 or BF16).
+template <class F>
+inline void with_element(dc_dtype dtype, F&& f) {
+  if (dtype == DC_BF16) {
+    f(bf16_t{});
+  } else {
+    f(float{});
+  }
+}
+
 struct FullLanes {
   int64_t c;
-  vf load(const float* p) const { return vload(p + c); }
-  void store(float* p, vf v) const { vstore(p + c, v); }
+  template <class T>
+  vf load(const T* p) const { return vload(p + c); }
+  template <class T>
+  void store(T* p, vf v) const { vstore(p + c, v); }
 };
 
 struct TailLanes {
   int64_t c, n;
-  vf load(const float* p) const { return vload_part(p + c, n); }
-  void store(float* p, vf v) const { vstore_part(p + c, v, n); }
+  template <class T>
+  vf load(const T* p) const { return vload_part(p + c, n); }
+  template <class T>
+  void store(T* p, vf v) const { vstore_part(p + c, v, n); }
 };
 
 // o[0, C) = body(lanes).
-template <class Body>
-inline void map_row(float* o, int64_t C, Body&& body) {
+template <class O, class Body>
+inline void map_row(O* o, int64_t C, Body&& body) {
   int64_t c = 0;
   for (; c + kLanes <= C; c += kLanes) vstore(o + c, body(FullLanes{c}));
   if (c < C) vstore_part(o + c, body(TailLanes{c, C - c}), C - c);
@@ -56,7 +88,8 @@ inline void accumulate(int64_t n, VecSumD (&totals)[K], Body&& body) {
   }
 }
 
-inline float max_row(const float* x, int64_t C) {
+template <class X>
+inline float max_row(const X* x, int64_t C) {
   vf m = vset(-INFINITY);
   int64_t c = 0;
   for (; c + kLanes <= C; c += kLanes) m = vmax(m, vload(x + c));

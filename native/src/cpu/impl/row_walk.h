@@ -37,21 +37,23 @@ struct RowWalk {
 struct RowPrefetch {
   RowWalk ahead;
   const char* base;
-  int64_t bytes, left;
+  int64_t elem, bytes, left;
 
-  static int64_t distance(const Rows& r) {
-    const int64_t bytes = r.len * int64_t(sizeof(float));
-    return bytes == 0 || bytes > 1024 ? 0 : 4096 / bytes;
-  }
-  RowPrefetch(const Rows& r, int64_t first, int64_t end, const float* p)
-      : ahead(r, first + distance(r) < end ? first + distance(r) : end),
+  // Rows ahead for rows of `bytes` bytes.
+  static int64_t distance(int64_t bytes) { return bytes == 0 || bytes > 1024 ? 0 : 4096 / bytes; }
+  template <class T>
+  RowPrefetch(const Rows& r, int64_t first, int64_t end, const T* p)
+      : ahead(r, first + distance(r.len * int64_t(sizeof(T))) < end
+                     ? first + distance(r.len * int64_t(sizeof(T)))
+                     : end),
         base(reinterpret_cast<const char*>(p)),
-        bytes(r.len * int64_t(sizeof(float))),
-        left(distance(r) ? end - first - distance(r) : 0) {}
+        elem(sizeof(T)),
+        bytes(r.len * elem),
+        left(distance(bytes) ? end - first - distance(bytes) : 0) {}
   // Call once per row walked.
   void next() {
     if (left-- <= 0) return;
-    const char* row = base + ahead.off * int64_t(sizeof(float));
+    const char* row = base + ahead.off * elem;
     for (int64_t b = 0; b < bytes; b += 64) __builtin_prefetch(row + b);
     ahead.next();
   }

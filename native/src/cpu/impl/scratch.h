@@ -10,7 +10,7 @@ namespace {
 template <class T>
 struct Scratch {
   T* p;
-  explicit Scratch(int64_t n) : p(new T[size_t(n)]()) {}
+  explicit Scratch(int64_t n) : p(n > 0 ? new T[size_t(n)]() : nullptr) {}  // none for n = 0
   ~Scratch() { delete[] p; }
   Scratch(const Scratch&) = delete;
   Scratch& operator=(const Scratch&) = delete;
