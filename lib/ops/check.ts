@@ -1,6 +1,6 @@
 // Validation at the TypeScript boundary: each error names the argument, what was expected and
 // what was given. The native core checks everything again.
-import { Tensor, type DType } from '../tensor.js';
+import { empty, Tensor, type DType } from '../tensor.js';
 import { argumentError, deviceError, dtypeError, rangeError, shapeError } from '../util/errors.js';
 
 export function expectTensor(t: unknown, name: string): Tensor {
@@ -43,6 +43,40 @@ export function expectDtypeValue(dtype: unknown, name: string, ...dtypes: DType[
   if (!dtypes.includes(dtype as DType)) {
     throw dtypeError(`${name}: expected dtype ${dtypes.join(' or ')}, got ${String(dtype)}`);
   }
+}
+
+/** The float dtypes of the CPU kernels. */
+export const CPU_FLOATS: readonly DType[] = ['f32', 'bf16'];
+const CUDA_FLOATS: readonly DType[] = ['f32', 'f16', 'bf16'];
+
+/**
+ * A float operand of an op on x: on the CPU f32 or bf16, each operand its own; on CUDA, where the
+ * float operands of an op share one dtype, x's (itself f32, f16 or bf16).
+ */
+export function expectFloat(t: Tensor, name: string, x: Tensor): void {
+  if (x.device === 'cpu') expectDtype(t, name, ...CPU_FLOATS);
+  else if (t === x) expectDtype(t, name, ...CUDA_FLOATS);
+  else expectDtype(t, name, x.dtype);
+}
+
+/**
+ * The output of an op on x (named `xName`): `out` when given (its dtype must not contradict
+ * `dtype`), else a new tensor of `shape` on x's device, of `dtype` (default x's); either is a float
+ * operand of the op.
+ */
+export function floatOutput(x: Tensor, shape: readonly number[], out: unknown, dtype: unknown, xName = 'x'): Tensor {
+  const given = optionalTensor(out, 'out');
+  if (given) {
+    if (dtype !== undefined && dtype !== given.dtype) {
+      throw dtypeError(`dtype: ${String(dtype)} contradicts the dtype of out, ${given.dtype}`);
+    }
+    expectSameDevice(x, xName, given, 'out');
+    expectFloat(given, 'out', x);
+    return given;
+  }
+  const d = dtype ?? x.dtype;
+  expectDtypeValue(d, 'dtype', ...(x.device === 'cpu' ? CPU_FLOATS : [x.dtype]));
+  return empty(shape, { dtype: d, device: x.device });
 }
 
 export function expectSameDevice(a: Tensor, an: string, b: Tensor, bn: string): void {

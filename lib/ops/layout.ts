@@ -1,11 +1,19 @@
-// Patch embedding layouts between a [B, C, T, H, W] video and its [B, tokens, features] rows.
+// Patch embedding layouts between a [B, C, T, H, W] video and its [B, tokens, features] rows. On
+// the CPU either side is f32 or bf16 (converted as it moves: bf16 widened exactly, f32 rounded to
+// nearest even); on CUDA both have one dtype.
 import { binding } from '../native/loader.js';
-import { empty, type Tensor } from '../tensor.js';
-import { expectInteger, expectRank, expectShape, expectTensor, optionalTensor } from './check.js';
+import type { DType, Tensor } from '../tensor.js';
+import { expectFloat, expectInteger, expectRank, expectShape, expectTensor, floatOutput } from './check.js';
 import { defineOp, into } from './define.js';
 import { argumentError, rangeError, shapeError } from '../util/errors.js';
 
 export type Patch = readonly [number, number, number];
+
+export interface LayoutOptions {
+  out?: Tensor;
+  /** dtype of a new out (default the input's): on the CPU 'f32' or 'bf16'. */
+  dtype?: DType;
+}
 
 function checkPatch(patch: unknown): Patch {
   if (!Array.isArray(patch) || patch.length !== 3) throw argumentError('patch must be [pt, ph, pw]');
@@ -21,14 +29,15 @@ export function patchGrid(T: number, H: number, W: number, patch: Patch): [numbe
 }
 
 /** x [B, C, T, H, W] -> [B, T'·H'·W', C·pt·ph·pw] (columns in Conv3d weight order). */
-export const patchify = defineOp('patchify', (x: Tensor, patch: Patch, options: { out?: Tensor } = {}) => {
+export const patchify = defineOp('patchify', (x: Tensor, patch: Patch, options: LayoutOptions = {}) => {
   expectTensor(x, 'x');
+  expectFloat(x, 'x', x);
   expectRank(x, 'x', 5, '[B, C, T, H, W]');
   const p = checkPatch(patch);
   const [B, C, T, H, W] = x.shape as [number, number, number, number, number];
   const [tp, hp, wp] = patchGrid(T, H, W, p);
   const shape = [B, tp * hp * wp, C * p[0] * p[1] * p[2]];
-  const out = optionalTensor(options.out, 'out') ?? empty(shape, { dtype: x.dtype, device: x.device });
+  const out = floatOutput(x, shape, options.out, options.dtype);
   expectShape(out, 'out', shape);
   return into(out, (mode) => binding().patchify(x.native, [...p], out.native, mode as never));
 });
@@ -38,8 +47,9 @@ export const patchify = defineOp('patchify', (x: Tensor, patch: Patch, options: 
  * the Cx channels per patch position and cropping the padding.
  */
 export const unpatchify = defineOp('unpatchify', 
-  (tokens: Tensor, patch: Patch, videoShape: readonly number[], options: { out?: Tensor } = {}) => {
+  (tokens: Tensor, patch: Patch, videoShape: readonly number[], options: LayoutOptions = {}) => {
     expectTensor(tokens, 'tokens');
+    expectFloat(tokens, 'tokens', tokens);
     expectRank(tokens, 'tokens', 3, '[B, tokens, features]');
     const p = checkPatch(patch);
     if (!Array.isArray(videoShape) || videoShape.length !== 5) throw argumentError('videoShape must be [B, C, T, H, W]');
@@ -52,7 +62,7 @@ export const unpatchify = defineOp('unpatchify',
         `tokens: expected [${B}, ${tp * hp * wp}, k·${P}] with k >= ${C}, got [${tokens.shape.join(', ')}]`,
       );
     }
-    const out = optionalTensor(options.out, 'out') ?? empty(videoShape, { dtype: tokens.dtype, device: tokens.device });
+    const out = floatOutput(tokens, videoShape, options.out, options.dtype, 'tokens');
     expectShape(out, 'out', [...videoShape]);
     return into(out, (mode) => binding().unpatchify(tokens.native, [...p], out.native, mode as never));
   },

@@ -1,7 +1,7 @@
 // Residual metrics for caching policies.
 import { binding } from '../native/loader.js';
 import type { Tensor } from '../tensor.js';
-import { expectInteger, expectRank, expectSameShape, expectTensor } from './check.js';
+import { expectFloat, expectInteger, expectRank, expectSameShape, expectTensor } from './check.js';
 import { defineOp } from './define.js';
 import type { RunMode } from '../native/binding.js';
 import { argumentError, rangeError, shapeError } from '../util/errors.js';
@@ -16,14 +16,17 @@ export interface DistanceResult {
 }
 
 /**
- * Relative change ‖cache − fresh‖ₚ / ‖cache‖ₚ in one pass; with `update`, cache ← fresh in the same
- * pass (the AdaCache slot refresh).
+ * Relative change ‖cache − fresh‖ₚ / ‖cache‖ₚ in one pass, summed in double; with `update`,
+ * cache ← fresh in the same pass (the AdaCache slot refresh). On the CPU cache and fresh are f32
+ * or bf16 each (a bf16 cache refreshed from f32 is rounded to nearest even).
  */
 export const residualDistance = defineOp('residualDistance', 
   (cache: Tensor, fresh: Tensor, options: { norm?: 'l1' | 'l2'; update?: boolean } = {}) => {
     expectTensor(cache, 'cache');
     expectTensor(fresh, 'fresh');
     expectSameShape(cache, 'cache', fresh, 'fresh');
+    expectFloat(cache, 'cache', cache);
+    expectFloat(fresh, 'fresh', cache);
     const norm = options.norm ?? 'l1';
     if (norm !== 'l1' && norm !== 'l2') throw argumentError(`norm must be 'l1' or 'l2', got ${String(norm)}`);
     return {
@@ -38,10 +41,12 @@ export const residualDistance = defineOp('residualDistance',
 );
 
 /**
- * Motion score of r [B, T·S, C] for each frame stride s: Σ|r[f+s] − r[f]| / (Σ|r[f+s]| + Σ|r[f]|).
+ * Motion score of r [B, T·S, C] (f32 or bf16 on the CPU) for each frame stride s:
+ * Σ|r[f+s] − r[f]| / (Σ|r[f+s]| + Σ|r[f]|), summed in double.
  */
 export const motionScore = defineOp('motionScore', (r: Tensor, frames: number, strides: readonly number[]) => {
   expectTensor(r, 'r');
+  expectFloat(r, 'r', r);
   expectRank(r, 'r', 3, '[B, T·S, C]');
   const T = expectInteger(frames, 'frames');
   if (T < 1 || r.shape[1]! % T !== 0) throw shapeError(`frames: ${T} does not divide the ${r.shape[1]} tokens of r`);

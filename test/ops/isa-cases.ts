@@ -50,9 +50,35 @@ export function uniform(n: number, seed: number, lo = -1, hi = 1): Float32Array 
   return out;
 }
 
+/** x rounded to the nearest bf16 (ties to even; NaN stays NaN), as a float. */
+export function bf16Round(x: number): number {
+  const f = new Float32Array([x]);
+  if (Number.isNaN(f[0])) return NaN;
+  const u = new Uint32Array(f.buffer);
+  u[0] = ((u[0]! + 0x7fff + ((u[0]! >>> 16) & 1)) >>> 16) << 16;
+  return f[0]!;
+}
+
+/** Seeded values in [lo, hi) as stored in `dtype`: f32 as drawn, bf16 rounded. */
+export function uniformAs(dtype: 'f32' | 'bf16', n: number, seed: number, lo = -1, hi = 1): Float32Array {
+  const v = uniform(n, seed, lo, hi);
+  return dtype === 'bf16' ? v.map(bf16Round) : v;
+}
+
 export interface Tolerance {
   atol: number;
   rtol: number;
+}
+
+/**
+ * The bound for a result written as `dtype`, given the bound `tol` of its fp32 value: a bf16 out is
+ * that value rounded once to nearest even (8 significant bits), off it by at most 2⁻⁸ of it, so
+ * |out − y| <= T(y) + 2⁻⁸·(|y| + T(y)) with T(y) = atol + rtol·|y|.
+ */
+export function tolFor(tol: Tolerance, dtype: string): Tolerance {
+  if (dtype !== 'bf16') return tol;
+  const u = 2 ** -8;
+  return { atol: tol.atol * (1 + u), rtol: tol.rtol * (1 + u) + u };
 }
 
 /** Every |actual − expected| <= atol + rtol·|expected|; the failure names the first bad index. */

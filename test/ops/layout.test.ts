@@ -3,9 +3,9 @@
 // exact (pure data movement), so results must match bit for bit.
 import { describe, expect, it } from 'vitest';
 
-import { empty, ops, tensor, zeros, type Patch, type Tensor } from '../../lib/index.js';
+import { empty, ops, tensor, zeros, type DType, type Patch, type Tensor } from '../../lib/index.js';
 import { binding } from '../../lib/native/loader.js';
-import { describeEachIsa, uniform } from './isa-cases.js';
+import { bf16Round, describeEachIsa, uniform, uniformAs } from './isa-cases.js';
 
 type Shape5 = [number, number, number, number, number];
 
@@ -58,9 +58,9 @@ const CASES: [Shape5, Patch][] = [
 ];
 
 /** [B, C, T, H, W] as a strided view: stored [B, T, C, H, W + 3] (channels inside frames, padded rows). */
-function stridedVideo(values: Float32Array, [B, C, T, H, W]: Shape5): Tensor {
+function stridedVideo(values: Float32Array, [B, C, T, H, W]: Shape5, dtype: DType = 'f32'): Tensor {
   const ld = W + 3;
-  const storage = zeros([B * T * C * H * ld]);
+  const storage = zeros([B * T * C * H * ld], { dtype });
   const view = storage.view([B, C, T, H, W], { strides: [T * C * H * ld, H * ld, C * H * ld, ld, 1] });
   view.write(values);
   return view;
@@ -98,6 +98,51 @@ describeEachIsa('patchify / unpatchify', () => {
     const x = uniform(shape.reduce((a, b) => a * b), 3);
     const back = ops.unpatchify(ops.patchify(tensor(x, shape), [2, 2, 2]), [2, 2, 2], shape);
     expect(back.toFloat32Array()).toEqual(x);
+  });
+});
+
+describeEachIsa('patchify / unpatchify with bf16 operands', () => {
+  // Pure data movement: bf16 to bf16 and bf16 to f32 are exact, f32 to bf16 is one rounding to
+  // nearest even, so every result is compared bit for bit.
+  const PAIRS: ['f32' | 'bf16', 'f32' | 'bf16'][] = [
+    ['bf16', 'bf16'],
+    ['bf16', 'f32'],
+    ['f32', 'bf16'],
+  ];
+
+  it('patchify moves and converts every element, padding included, from dense and strided videos', () => {
+    for (const [shape, patch] of CASES) {
+      for (const [xd, od] of PAIRS) {
+        const x = uniformAs(xd, shape.reduce((a, b) => a * b), shape[3] * 31 + shape[4]);
+        const ref = patchifyRef(x, shape, patch);
+        const expected = od === 'bf16' ? ref.map(bf16Round) : ref;
+        const what = `${shape} ${patch} x ${xd} out ${od}`;
+        const dense = ops.patchify(tensor(x, shape, { dtype: xd }), patch, { dtype: od });
+        expect(dense.dtype).toBe(od);
+        expect(dense.toFloat32Array(), `dense ${what}`).toEqual(expected);
+        expect(ops.patchify(stridedVideo(x, shape, xd), patch, { dtype: od }).toFloat32Array(), `strided ${what}`).toEqual(expected);
+      }
+    }
+  });
+
+  it('unpatchify moves and converts the first C channels into dense and strided videos', () => {
+    for (const [shape, patch] of CASES) {
+      const [B, C, T, H, W] = shape;
+      const Ct = 2 * C + 1;
+      const P = patch[0] * patch[1] * patch[2];
+      const N = ceil(T, patch[0]) * ceil(H, patch[1]) * ceil(W, patch[2]);
+      for (const [xd, od] of PAIRS) {
+        const tok = uniformAs(xd, B * N * P * Ct, Ct + N);
+        const ref = unpatchifyRef(tok, Ct, shape, patch);
+        const expected = od === 'bf16' ? ref.map(bf16Round) : ref;
+        const what = `${shape} ${patch} x ${xd} out ${od}`;
+        const tokens = tensor(tok, [B, N, P * Ct], { dtype: xd });
+        expect(ops.unpatchify(tokens, patch, shape, { dtype: od }).toFloat32Array(), `dense ${what}`).toEqual(expected);
+        const out = stridedVideo(new Float32Array(B * C * T * H * W), shape, od);
+        ops.unpatchify(tokens, patch, shape, { out });
+        expect(out.toFloat32Array(), `strided ${what}`).toEqual(expected);
+      }
+    }
   });
 });
 
@@ -176,6 +221,15 @@ describe('layout op errors', () => {
     expect(() => ops.unpatchify(zeros([1, 4, 7]), [1, 2, 2], [1, 2, 2, 4, 4])).toThrow(RangeError);
     expect(() => ops.unpatchify(zeros([1, 5, 8]), [1, 2, 2], [1, 2, 2, 4, 4])).toThrow(RangeError);
     expect(() => ops.patchify(zeros([1, 2, 2, 4, 4], { dtype: 'i32' }), [1, 2, 2])).toThrow(TypeError);
+    for (const [what, fn] of [
+      ['f16 x', () => ops.patchify(zeros([1, 2, 2, 4, 4], { dtype: 'f16' }), [1, 2, 2])],
+      ['f16 out', () => ops.unpatchify(zeros([1, 4, 8]), [1, 2, 2], [1, 2, 1, 4, 4], { dtype: 'f16' })],
+      ['native i32 out', () => binding().patchify(x.native, [1, 2, 2], zeros([1, 4, 8], { dtype: 'i32' }).native)],
+      ['native f16 x', () => binding().unpatchify(zeros([1, 4, 8], { dtype: 'f16' }).native, [1, 2, 2], zeros([1, 2, 1, 4, 4]).native)],
+    ] as const) {
+      expect(fn, what).toThrow(TypeError);
+      expect(fn, what).toThrow(expect.objectContaining({ code: 'DC_ERR_DTYPE' }));
+    }
     const gone = zeros([1, 2, 2, 4, 4]);
     gone.dispose();
     expect(() => ops.patchify(gone, [1, 2, 2])).toThrow(TypeError);
