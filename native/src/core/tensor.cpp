@@ -200,7 +200,11 @@ dc_status check_dtype(const dc_tensor* t, const char* what, dc_dtype expected) {
 }
 
 dc_status check_float(const dc_tensor* t, const char* what) {
-  if (t->device() == DC_DEVICE_CPU) return check_dtype(t, what, DC_F32);
+  if (t->device() == DC_DEVICE_CPU) {
+    if (t->dtype != DC_F32 && t->dtype != DC_BF16)
+      return fail(DC_ERR_DTYPE, "%s: expected dtype f32 or bf16, got %s", what, dc_dtype_name(t->dtype));
+    return DC_OK;
+  }
   if (t->dtype != DC_F32 && t->dtype != DC_F16 && t->dtype != DC_BF16)
     return fail(DC_ERR_DTYPE, "%s: expected a float dtype (f32, f16, bf16), got %s", what,
                 dc_dtype_name(t->dtype));
@@ -208,11 +212,8 @@ dc_status check_float(const dc_tensor* t, const char* what) {
 }
 
 dc_status check_float_operand(const dc_tensor* t, const char* what, const dc_tensor* like) {
-  if (like->device() == DC_DEVICE_CUDA)
-    return t == like ? check_float(t, what) : check_dtype(t, what, like->dtype);
-  if (t->dtype != DC_F32 && t->dtype != DC_BF16)
-    return fail(DC_ERR_DTYPE, "%s: expected dtype f32 or bf16, got %s", what, dc_dtype_name(t->dtype));
-  return DC_OK;
+  if (t != like && like->device() == DC_DEVICE_CUDA) return check_dtype(t, what, like->dtype);
+  return check_float(t, what);
 }
 
 dc_status check_same_shape(const dc_tensor* a, const char* an, const dc_tensor* b, const char* bn) {

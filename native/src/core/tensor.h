@@ -73,10 +73,10 @@ dc_status check_tensor(const dc_tensor* t, const char* what);
 dc_status check_optional(const dc_tensor* t, const char* what);  // NULL allowed
 dc_status check_shape_args(int ndim, const int64_t* shape, int64_t* numel);
 dc_status check_dtype(const dc_tensor* t, const char* what, dc_dtype expected);
-dc_status check_float(const dc_tensor* t, const char* what);  // F32/F16/BF16 on its device
-// A float operand whose dtype the CPU kernels take independently of the op's other operands: F32
-// or BF16 on the CPU; on CUDA, where an op's float operands share one dtype, `like`'s dtype (any
-// float dtype for `like` itself).
+// A float dtype of the kernels of t's device: F32 or BF16 on the CPU, F32/F16/BF16 on CUDA.
+dc_status check_float(const dc_tensor* t, const char* what);
+// A float operand whose dtype the CPU kernels take independently of the op's other operands
+// (check_float); on CUDA, where an op's float operands share one dtype, `like`'s dtype.
 dc_status check_float_operand(const dc_tensor* t, const char* what, const dc_tensor* like);
 dc_status check_same_shape(const dc_tensor* a, const char* an, const dc_tensor* b, const char* bn);
 dc_status check_same_device(const dc_tensor* a, const char* an, const dc_tensor* b, const char* bn);
