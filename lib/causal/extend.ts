@@ -123,6 +123,7 @@ export function* extensionSteps(model: STDiT3, o: ExtendOptions): Generator<Step
           new TemporalKvCache(
             { layers: cfg.depth, batch: 2 * b, tokens: Math.ceil(H / ph) * Math.ceil(W / pw), heads: cfg.numHeads, headDim: cfg.hiddenSize / cfg.numHeads, capacity: o.maxCacheFrames },
             model.device,
+            model.dtype,
           ),
         );
   const chunks: ChunkTrace[] = [];

@@ -5,7 +5,7 @@ import type { NativeKvRing } from '../native/binding.js';
 import { binding } from '../native/loader.js';
 import type { TemporalKvHooks } from '../models/stdit3/model.js';
 import type { TemporalPrefix } from '../models/stdit3/block.js';
-import { deviceCode, dtypeCode, empty, Tensor, type Device } from '../tensor.js';
+import { deviceCode, dtypeCode, empty, Tensor, type Device, type DType } from '../tensor.js';
 import { Scope } from '../util/scope.js';
 
 export interface KvCacheShape {
@@ -25,13 +25,14 @@ export class TemporalKvCache {
   #rings: NativeKvRing[];
   #storage: [Tensor, Tensor][];
 
-  constructor(shape: KvCacheShape, device: Device = 'cpu') {
+  /** `dtype`: of the K/V entries, the model's activation dtype (STDiT3.dtype). */
+  constructor(shape: KvCacheShape, device: Device = 'cpu', dtype: DType = 'f32') {
     if (!Number.isInteger(shape.capacity) || shape.capacity < 1) throw new RangeError(`KV cache capacity must be a positive number of frames, got ${shape.capacity}`);
     this.shape = shape;
     const { NativeKvRing } = binding();
     this.#rings = Array.from(
       { length: shape.layers },
-      () => new NativeKvRing(dtypeCode('f32'), deviceCode(device), shape.batch * shape.tokens, shape.heads, shape.capacity, shape.headDim),
+      () => new NativeKvRing(dtypeCode(dtype), deviceCode(device), shape.batch * shape.tokens, shape.heads, shape.capacity, shape.headDim),
     );
     this.#storage = this.#rings.map((r) => r.tensors().map((t) => new Tensor(t)) as [Tensor, Tensor]);
   }
@@ -66,7 +67,8 @@ export class TemporalKvCache {
   writeHooks(frames: number): { hooks: TemporalKvHooks; commit: () => void; dispose: () => void } {
     const { batch, tokens: S, heads, headDim: D } = this.shape;
     const scope = new Scope();
-    const pending = this.#rings.map(() => [0, 1].map(() => scope.add(empty([batch * S, heads, frames, D], { device: this.#storage[0]![0].device }))) as [Tensor, Tensor]);
+    const [store] = this.#storage[0]!;
+    const pending = this.#rings.map(() => [0, 1].map(() => scope.add(empty([batch * S, heads, frames, D], { device: store.device, dtype: store.dtype }))) as [Tensor, Tensor]);
     const hooks: TemporalKvHooks = {
       prefix: (layer) => this.prefix(layer),
       onKv: (layer, b, k, v) => {

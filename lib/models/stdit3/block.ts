@@ -1,8 +1,11 @@
 // One STDiT3 block (spatial or temporal): modulated self-attention, cross-attention to the caption,
 // modulated MLP. Tokens are rows of x [B·T·S, C] ordered (batch, frame, row, col); the attention
 // views below address q/k/v inside the packed qkv buffer, so no layout is ever copied.
+// The residual stream x stays in its own dtype (f32); what feeds a GEMM or an attention (the
+// modulated norms, q/k/v, attention outputs, the MLP hidden) takes the dtype of the weights,
+// so a bf16 model multiplies bf16 × bf16 with fp32 sums and adds every branch back in fp32.
 import { ops } from '../../ops/index.js';
-import { empty, type Tensor } from '../../tensor.js';
+import { empty, type DType, type Tensor } from '../../tensor.js';
 import { Scope } from '../../util/scope.js';
 import type { BlockWeights } from './weights.js';
 
@@ -67,6 +70,11 @@ export interface BlockReuse {
   crossRes?: Tensor;
 }
 
+/** The dtype of the activations that meet the block's weights: the weights' own. */
+export function computeDtype(w: BlockWeights): DType {
+  return w.qkv.weight.dtype;
+}
+
 /** x <- block(x) in place. Outputs asked for in `want` are returned (owned by the caller). */
 export function blockForward(
   x: Tensor,
@@ -84,6 +92,8 @@ export function blockForward(
   using scope = new Scope();
   const result: BlockOutputs = {};
   const mod = (row: number) => scope.add(modulationRow(mods, row));
+  const dtype = computeDtype(w);
+  const stream = { dtype: x.dtype }; // branch outputs kept apart from x
 
   // Self-attention branch.
   const gateMsa = mod(2);
@@ -91,7 +101,7 @@ export function blockForward(
     ops.add(x, reuse.attnRes, { out: x });
   } else if (reuse.attnOut || want.attnOut) {
     // The projected output and its gate apart: (out + bias) × gate + x rounds as the fused epilogue does.
-    const out = reuse.attnOut ?? ops.gemm(selfAttention(x, w, grid, mods, temporal, scope), w.proj.weight, { bias: w.proj.bias });
+    const out = reuse.attnOut ?? ops.gemm(selfAttention(x, w, grid, mods, temporal, scope), w.proj.weight, { bias: w.proj.bias, ...stream });
     const res = ops.mul(out, gateMsa);
     ops.add(x, res, { out: x });
     if (!reuse.attnOut) result.attnOut = out;
@@ -100,7 +110,7 @@ export function blockForward(
   } else {
     const attn = selfAttention(x, w, grid, mods, temporal, scope);
     if (want.attnRes) {
-      const res = ops.gemm(attn, w.proj.weight, { bias: w.proj.bias, gate: gateMsa });
+      const res = ops.gemm(attn, w.proj.weight, { bias: w.proj.bias, gate: gateMsa, ...stream });
       ops.add(x, res, { out: x });
       result.attnRes = res;
     } else {
@@ -114,21 +124,21 @@ export function blockForward(
     ops.add(x, reuse.crossRes, { out: x });
   } else {
     const rows = B * N;
-    const q = scope.add(ops.gemm(x, w.crossQ.weight, { bias: w.crossQ.bias }));
+    const q = scope.add(ops.gemm(x, w.crossQ.weight, { bias: w.crossQ.bias, dtype }));
     const headsView = (t: Tensor) => scope.add(t.view([B, heads, N, D], { strides: [N * C, D, C, 1] }));
     const { kv, keyMask, L } = cross;
     const kvView = (j: number) => scope.add(kv.view([B, heads, L, D], { offset: j * C, strides: [L * 2 * C, D, 2 * C, 1] }));
-    const crossOut = scope.add(empty([rows, C], { dtype: x.dtype, device: x.device }));
+    const crossOut = scope.add(empty([rows, C], { dtype, device: x.device }));
     ops.attention(headsView(q), kvView(0), kvView(1), { keyMask, out: headsView(crossOut) });
     if (want.crossRes) {
-      const res = ops.gemm(crossOut, w.crossProj.weight, { bias: w.crossProj.bias });
+      const res = ops.gemm(crossOut, w.crossProj.weight, { bias: w.crossProj.bias, ...stream });
       ops.add(x, res, { out: x });
       result.crossRes = res;
     } else {
       ops.gemm(crossOut, w.crossProj.weight, { bias: w.crossProj.bias, residual: x, out: x });
     }
   }
-  const m = scope.add(ops.layerNorm(x, { shift: mod(3), scale: mod(4) }));
+  const m = scope.add(ops.layerNorm(x, { shift: mod(3), scale: mod(4), dtype }));
   const h = scope.add(ops.gemm(m, w.fc1.weight, { bias: w.fc1.bias, activation: 'gelu-tanh' }));
   ops.gemm(h, w.fc2.weight, { bias: w.fc2.bias, gate: mod(5), residual: x, out: x });
   if (mid) result.caMlpRes = ops.axpby(1, x, -1, mid);
@@ -141,14 +151,15 @@ function selfAttention(x: Tensor, w: BlockWeights, grid: Grid, mods: Tensor, tem
   const D = C / heads;
   const N = T * S;
   const mod = (row: number) => scope.add(modulationRow(mods, row));
-  const a = scope.add(ops.layerNorm(x, { shift: mod(0), scale: mod(1) }));
+  const dtype = computeDtype(w);
+  const a = scope.add(ops.layerNorm(x, { shift: mod(0), scale: mod(1), dtype }));
   const qkv = scope.add(ops.gemm(a, w.qkv.weight, { bias: w.qkv.bias })); // [B·N, 3C]
   const rows = B * N;
   const qn = scope.add(qkv.view([rows, heads, D], { offset: 0, strides: [3 * C, D, 1] }));
   const kn = scope.add(qkv.view([rows, heads, D], { offset: C, strides: [3 * C, D, 1] }));
   ops.rmsNorm(qn, { weight: w.qNorm, out: qn });
   ops.rmsNorm(kn, { weight: w.kNorm, out: kn });
-  const attn = scope.add(empty([rows, C], { dtype: x.dtype, device: x.device }));
+  const attn = scope.add(empty([rows, C], { dtype, device: x.device }));
   if (!temporal) {
     const qkvView = (j: number) => scope.add(qkv.view([B * T, heads, S, D], { offset: j * C, strides: [S * 3 * C, D, 3 * C, 1] }));
     const out = scope.add(attn.view([B * T, heads, S, D], { strides: [S * C, D, C, 1] }));

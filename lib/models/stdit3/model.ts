@@ -7,9 +7,9 @@ import { blockName, type Observation, type Probe, ResidualCache, type RowOutcome
 import { RowPick } from '../../cache/rows.js';
 import { SafetensorsReader } from '../../io/safetensors.js';
 import { ops } from '../../ops/index.js';
-import { empty, tensor, zeros, type Device, type Tensor } from '../../tensor.js';
+import { empty, tensor, zeros, type Device, type DType, type Tensor } from '../../tensor.js';
 import { Scope } from '../../util/scope.js';
-import { blockForward, modulationRow, type BlockReuse, type CrossKv, type Grid, type TemporalPrefix } from './block.js';
+import { blockForward, computeDtype, modulationRow, type BlockReuse, type CrossKv, type Grid, type TemporalPrefix } from './block.js';
 import { ConfigError, outChannels, parseConfig, type STDiT3Config } from './config.js';
 import { positionEmbedding2D, timestepEmbedding } from './embeddings.js';
 import { loadWeights, weightTensors, type LoadOptions, type STDiT3Weights } from './weights.js';
@@ -153,6 +153,11 @@ export class STDiT3 {
   }
 
   /** Trained parameters (the null caption and the RoPE frequencies are fixed buffers). */
+  /** dtype of the activations that meet the weights ('bf16' for a model loaded with dtype 'bf16'). */
+  get dtype(): DType {
+    return computeDtype(this.weights.spatial[0]!);
+  }
+
   get parameterCount(): number {
     const buffers = this.weights.yNull.numel + this.weights.ropeFreqs.numel;
     return weightTensors(this.weights).reduce((n, t) => n + t.numel, 0) - buffers;
@@ -196,7 +201,7 @@ export class STDiT3 {
     const cross: CrossKv[] = [];
     for (let i = 0; i < depth; i++) {
       for (const blk of [w.spatial[i]!, w.temporal[i]!]) {
-        const kv = ops.gemm(yEmb, blk.crossKv.weight, { bias: blk.crossKv.bias });
+        const kv = ops.gemm(yEmb, blk.crossKv.weight, { bias: blk.crossKv.bias, dtype: computeDtype(blk) });
         owned.push(kv);
         cross.push({ kv, keyMask: maskTensor, L });
       }
@@ -373,7 +378,7 @@ export class STDiT3 {
 
     // Final layer: t2i modulation by t (not t_mlp); clean frames are normalised and modulated again by t0.
     const fmods = scope.add(this.finalModulation(t));
-    const o = scope.add(ops.layerNorm(xs, { shift: scope.add(rowOf(fmods, 0)), scale: scope.add(rowOf(fmods, 1)) }));
+    const o = scope.add(ops.layerNorm(xs, { shift: scope.add(rowOf(fmods, 0)), scale: scope.add(rowOf(fmods, 1)), dtype: this.dtype }));
     if (xMask && t0) {
       const f0 = scope.add(this.finalModulation(t0));
       for (const [b, t0f, t1f] of cleanRuns(xMask, B, T)) {
@@ -383,7 +388,7 @@ export class STDiT3 {
         ops.layerNorm(rows, { shift, scale, out: rows });
       }
     }
-    const lin = scope.add(ops.gemm(o, w.finalLinear.weight, { bias: w.finalLinear.bias }));
+    const lin = scope.add(ops.gemm(o, w.finalLinear.weight, { bias: w.finalLinear.bias, dtype: xs.dtype }));
     const cout = options.velocityOnly ? cfg.inChannels : outChannels(cfg);
     const out = ops.unpatchify(scope.add(lin.view([B, N, lin.shape[1]!])), cfg.patchSize, [B, cout, T, H, W]);
     return { out, observations: stage.observations, rows: rowOutcome };
