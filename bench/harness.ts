@@ -2,6 +2,7 @@
 // printed and written into bench/RESULTS.md. Every figure is a ratio against a reference measured
 // in the same run.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -43,6 +44,27 @@ export interface KernelSuite {
   /** markdown written above its table: what is timed, and what the reference is */
   notes?: string;
   run(ctx: BenchContext): BenchRow[] | Promise<BenchRow[]>;
+}
+
+/**
+ * The machine a table was measured on: CPU model, cores and hardware threads per core (whether two
+ * threads of a 2-thread row share a core), the kernel dispatch, and the load average at the time,
+ * since a figure measured on a busy machine is worth less.
+ */
+export function machineLine(): string {
+  let model = runtime.backends()[0]?.name ?? 'CPU';
+  let smt = '';
+  if (existsSync('/proc/cpuinfo')) {
+    const info = readFileSync('/proc/cpuinfo', 'utf8');
+    const field = (name: string) => info.match(new RegExp(`^${name}\\s*:\\s*(.*)$`, 'm'))?.[1]?.trim();
+    model = field('model name') ?? model;
+    const siblings = Number(field('siblings')), cores = Number(field('cpu cores'));
+    if (siblings > 0 && cores > 0) {
+      smt = siblings > cores ? `, ${siblings / cores} hardware threads per core: two threads may share one core` : ', one hardware thread per core as the OS sees it';
+    }
+  }
+  const load = loadavg().map((x) => x.toFixed(1)).join(' ');
+  return `${model} (${cpus().length} logical CPUs${smt}); dispatch: ${runtime.isa().dispatch}; load average ${load}`;
 }
 
 export function median(xs: ArrayLike<number>): number {

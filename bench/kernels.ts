@@ -11,7 +11,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
 import { runtime, type Isa } from '../lib/runtime.js';
-import { calibratePeak, kernelTable, writeResultsSection, type BenchRow, type KernelSuite } from './harness.js';
+import { calibratePeak, kernelTable, machineLine, writeResultsSection, type BenchRow, type KernelSuite } from './harness.js';
 
 async function loadSuites(only: string[] | undefined): Promise<KernelSuite[]> {
   const self = fileURLToPath(import.meta.url);
@@ -62,6 +62,7 @@ async function main(): Promise<void> {
   const isa = runtime.isa();
   const savedThreads = runtime.threads();
 
+  const machine = machineLine();
   const peaks = new Map<number, number>();
   const rows = new Map<KernelSuite, BenchRow[]>(suites.map((s) => [s, []]));
   try {
@@ -87,6 +88,7 @@ async function main(): Promise<void> {
     const body = [
       `Command: \`${command}\` (after \`npm run build\`), on ${cpu}, ISA ${isa.active}` +
         `${isa.bf16 ? ' with bf16 dot products' : ''}. FMA peak measured in the same run (dc_cpu_fma_peak): ${peakText}.`,
+      `Machine: ${machine}.`,
       ...(suite.notes ? ['', suite.notes.trim()] : []),
       '',
       table,

@@ -5,11 +5,14 @@
 // References, measured in the same process: an unfused implementation built from the library's own
 // ops (per (batch, head) a GEMM materialises the scores with the mask added in its epilogue,
 // softmax in place, a GEMM with Vᵀ), and onnxruntime's com.microsoft MultiHeadAttention when the
-// optional package onnxruntime-node can be imported (it is not a dependency).
+// optional package onnxruntime-node can be imported (it is not a dependency); and PyTorch's
+// scaled_dot_product_attention in the same dtype, timed in the same run by bench/torch.ts when
+// $DITCACHE_TORCH_PYTHON (default python3) imports torch. bf16 rows take bf16 q/k/v and out.
 import { performance } from 'node:perf_hooks';
 
 import { ops, tensor, type Tensor } from '../../lib/index.js';
 import { measure, median, type BenchContext, type BenchRow, type KernelSuite } from '../harness.js';
+import { torchRunner, type SdpaCase } from '../torch.js';
 
 interface Shape {
   kind: 'spatial' | 'temporal' | 'cross';
@@ -22,17 +25,35 @@ interface Shape {
   rope?: boolean;
   /** visible caption keys of Nk (cross-attention) */
   visible?: number;
+  /** of q, k, v and out (default f32) */
+  dtype?: 'f32' | 'bf16';
 }
 
 function shapes(quick: boolean): Shape[] {
   if (quick) {
     return [
       { kind: 'spatial', B: 2, H: 4, Nq: 1024, Nk: 1024, D: 72 },
+      { kind: 'spatial', B: 2, H: 4, Nq: 1024, Nk: 1024, D: 72, dtype: 'bf16' },
       { kind: 'temporal', B: 1024, H: 2, Nq: 16, Nk: 16, D: 72, rope: true },
       { kind: 'cross', B: 2, H: 4, Nq: 1024, Nk: 300, D: 72, visible: 120 },
     ];
   }
+  const bf16: Shape[] = [
+    { kind: 'spatial', B: 2, H: 16, Nq: 1024, Nk: 1024, D: 72 },
+    { kind: 'spatial', B: 1, H: 16, Nq: 4096, Nk: 4096, D: 72 },
+    { kind: 'spatial', B: 2, H: 16, Nq: 1024, Nk: 1024, D: 64 },
+    { kind: 'spatial', B: 2, H: 16, Nq: 1024, Nk: 1024, D: 128 },
+    { kind: 'spatial', B: 2, H: 8, Nq: 1024, Nk: 1024, D: 72, causal: true },
+    { kind: 'temporal', B: 512, H: 16, Nq: 16, Nk: 16, D: 72, rope: true },
+    { kind: 'temporal', B: 4096, H: 16, Nq: 8, Nk: 8, D: 72, rope: true },
+    { kind: 'temporal', B: 256, H: 16, Nq: 16, Nk: 16, D: 72, rope: true, causal: true },
+    { kind: 'cross', B: 2, H: 16, Nq: 1024, Nk: 300, D: 72, visible: 120 },
+  ];
   return [
+    ...bf16.map((s): Shape => ({ ...s, dtype: 'bf16' })),
+    { kind: 'spatial', B: 1, H: 16, Nq: 4096, Nk: 4096, D: 72 },
+    { kind: 'temporal', B: 512, H: 16, Nq: 16, Nk: 16, D: 72, rope: true },
+    { kind: 'temporal', B: 4096, H: 16, Nq: 8, Nk: 8, D: 72, rope: true },
     { kind: 'spatial', B: 16, H: 16, Nq: 256, Nk: 256, D: 72 },
     { kind: 'spatial', B: 2, H: 16, Nq: 1024, Nk: 1024, D: 72 },
     { kind: 'spatial', B: 1, H: 4, Nq: 4096, Nk: 4096, D: 72 },
@@ -76,15 +97,15 @@ function visiblePairs(s: Shape): number {
 }
 
 function describe(s: Shape): string {
-  const parts = [`B=${s.B} H=${s.H}`, s.Nq === s.Nk ? `N=${s.Nq}` : `Nq=${s.Nq} Nk=${s.Nk}`, `D=${s.D}`];
+  const parts = [`${s.dtype ?? 'f32'} B=${s.B} H=${s.H}`, s.Nq === s.Nk ? `N=${s.Nq}` : `Nq=${s.Nq} Nk=${s.Nk}`, `D=${s.D}`];
   if (s.visible !== undefined) parts.push(`${s.visible} keys visible`);
   if (s.rope) parts.push('rope');
   return parts.join(' ');
 }
 
 /** [B, H, N, D] views of the packed [B, N, groups, H, D] projection output, one per group. */
-function packed(B: number, N: number, groups: number, H: number, D: number, seed: number, keep: (t: Tensor) => Tensor): Tensor[] {
-  const buf = keep(tensor(random(B * N * groups * H * D, seed), [B * N * groups * H * D]));
+function packed(B: number, N: number, groups: number, H: number, D: number, seed: number, keep: (t: Tensor) => Tensor, dtype: 'f32' | 'bf16' = 'f32'): Tensor[] {
+  const buf = keep(tensor(random(B * N * groups * H * D, seed), [B * N * groups * H * D], { dtype }));
   return Array.from({ length: groups }, (_, g) =>
     keep(buf.view([B, H, N, D], { offset: g * H * D, strides: [N * groups * H * D, D, groups * H * D, 1] })),
   );
@@ -229,6 +250,30 @@ async function ortReference(ort: Ort, s: Shape, threads: number): Promise<Timer>
   return timer(() => session.run(feeds));
 }
 
+// ---------------------------------------------------------------- optional PyTorch reference
+
+/** PyTorch SDPA's name and median seconds per shape (same dtype, mask and causality; no RoPE). */
+function torchTimes(list: Shape[], ctx: BenchContext): [string, number][] | undefined {
+  const runner = torchRunner();
+  if ('skipped' in runner) {
+    console.log(`attention: no PyTorch reference (${runner.skipped})`);
+    return undefined;
+  }
+  const cases = list.map((s): SdpaCase => ({
+    op: 'sdpa',
+    B: s.B,
+    H: s.H,
+    Nq: s.Nq,
+    Nk: s.Nk,
+    D: s.D,
+    dtype: s.dtype ?? 'f32',
+    causal: s.causal,
+    visible: s.visible,
+  }));
+  const times = runner.time(cases, { threads: ctx.threads, repeat: 5 });
+  return list.map((s, i) => [`PyTorch ${times.torch} SDPA ${s.dtype ?? 'f32'}`, median(times.seconds[i]!)]);
+}
+
 // ---------------------------------------------------------------- the suite
 
 // Fused op and references are measured alternately, ROUNDS short rounds each, and each keeps its
@@ -236,19 +281,20 @@ async function ortReference(ort: Ort, s: Shape, threads: number): Promise<Timer>
 // the figure.
 const ROUNDS = 5;
 
-async function runShape(s: Shape, ctx: BenchContext, ort: Ort | undefined): Promise<BenchRow[]> {
+async function runShape(s: Shape, ctx: BenchContext, ort: Ort | undefined, torch: [string, number] | undefined): Promise<BenchRow[]> {
   const { B, H, Nq, Nk, D } = s;
+  const dtype = s.dtype ?? 'f32';
   const tensors: Tensor[] = [];
   const keep = (t: Tensor): Tensor => (tensors.push(t), t);
   try {
     let q: Tensor, k: Tensor, v: Tensor;
     if (s.kind === 'cross') {
-      [q] = packed(B, Nq, 1, H, D, 1, keep);
-      [k, v] = packed(B, Nk, 2, H, D, 2, keep) as [Tensor, Tensor];
+      [q] = packed(B, Nq, 1, H, D, 1, keep, dtype);
+      [k, v] = packed(B, Nk, 2, H, D, 2, keep, dtype) as [Tensor, Tensor];
     } else {
-      [q, k, v] = packed(B, Nq, 3, H, D, 1, keep) as [Tensor, Tensor, Tensor];
+      [q, k, v] = packed(B, Nq, 3, H, D, 1, keep, dtype) as [Tensor, Tensor, Tensor];
     }
-    const [out] = packed(B, Nq, 1, H, D, 3, keep);
+    const [out] = packed(B, Nq, 1, H, D, 3, keep, dtype);
     const keyMask =
       s.visible !== undefined
         ? keep(tensor(Uint8Array.from({ length: B * Nk }, (_, i) => (captionVisible(s, Math.floor(i / Nk), i % Nk) ? 1 : 0)), [B, Nk]))
@@ -257,8 +303,9 @@ async function runShape(s: Shape, ctx: BenchContext, ort: Ort | undefined): Prom
     const options = { causal: s.causal, keyMask, rope, out };
     const fused = (repeat: number) => ops.timed.attention(repeat, q, k, v, options);
 
-    const references: [string, Timer][] = [['unfused', unfused(s, q, k, v, keep)]];
-    if (ort) references.push(['onnxruntime MultiHeadAttention', await ortReference(ort, s, ctx.threads)]);
+    // The unfused and onnxruntime references are fp32 pipelines: bf16 rows compare with PyTorch only.
+    const references: [string, Timer][] = dtype === 'f32' ? [['unfused', unfused(s, q, k, v, keep)]] : [];
+    if (ort && dtype === 'f32') references.push(['onnxruntime MultiHeadAttention', await ortReference(ort, s, ctx.threads)]);
     const rounds = ctx.quick ? 1 : ROUNDS;
     let seconds = Infinity;
     const referenceSeconds = references.map(() => Infinity);
@@ -266,7 +313,10 @@ async function runShape(s: Shape, ctx: BenchContext, ort: Ort | undefined): Prom
       seconds = Math.min(seconds, measure(fused, ctx.quick ? 0.3 : 0.4));
       for (const [i, [, time]] of references.entries()) referenceSeconds[i] = Math.min(referenceSeconds[i]!, await time(ctx.quick ? 1 : 2));
     }
-    return references.map(([reference], i) => ({
+    const rows: [string, number][] = references.map(([reference], i) => [reference, referenceSeconds[i]!]);
+    if (torch) rows.push(torch);
+    if (rows.length === 0) rows.push(['', NaN]);
+    return rows.map(([reference, refSeconds]) => ({
       op: `attention ${s.kind}${s.causal ? ' causal' : ''}`,
       shape: describe(s),
       threads: ctx.threads,
@@ -274,9 +324,8 @@ async function runShape(s: Shape, ctx: BenchContext, ort: Ort | undefined): Prom
       seconds,
       flops: 4 * B * H * D * visiblePairs(s),
       // q, k, v read and out written once: the floor of the memory traffic.
-      bytes: s.kind === 'temporal' ? 4 * B * H * (2 * Nq + 2 * Nk) * D : undefined,
-      reference,
-      referenceSeconds: referenceSeconds[i]!,
+      bytes: s.kind === 'temporal' ? (dtype === 'bf16' ? 2 : 4) * B * H * (2 * Nq + 2 * Nk) * D : undefined,
+      ...(reference ? { reference, referenceSeconds: refSeconds } : {}),
     }));
   } finally {
     for (const t of tensors) t.dispose();
@@ -299,7 +348,11 @@ export const suite: KernelSuite = {
     'of q·scale, k and Vᵀ are made outside the timing, and its time includes one N-API call per op, which ' +
     'dominates for the thousands of short temporal sequences. "onnxruntime MultiHeadAttention" (com.microsoft ' +
     'contrib op, CPU provider, intra-op threads = the row\'s threads) appears when the optional package ' +
-    'onnxruntime-node is importable; it takes dense [B, N, H·D] inputs. Neither reference applies RoPE. Fused op ' +
+    'onnxruntime-node is importable; it takes dense [B, N, H·D] inputs. "PyTorch SDPA" is ' +
+    'torch.nn.functional.scaled_dot_product_attention in the row\'s dtype on contiguous [B, H, N, D] tensors ' +
+    '(boolean key mask for the caption, bottom-right causal), timed in the same run; bf16 rows have only this ' +
+    'reference. With AMX, bf16 attention over 32 queries or more runs on tiles (P rounded to bf16 before P·V); ' +
+    'shorter (temporal) sequences widen bf16 to fp32 as they are read. No reference applies RoPE. Fused op ' +
     'and references alternate in five short rounds and each keeps its best round\'s median. Temporal shapes move ' +
     '4 × B·H·T·D floats for 4·T²·D flops per sequence (2 flops per byte at T = 8, 4 at T = 16); the 4096-sequence ' +
     'rows (38 MB to 75 MB of q, k, v, out) stream from memory, each sequence requesting the rows of the one two ' +
@@ -308,8 +361,10 @@ export const suite: KernelSuite = {
     'profile below the table).',
   async run(ctx: BenchContext): Promise<BenchRow[]> {
     const ort = await loadOrt();
+    const list = shapes(ctx.quick);
+    const torch = ctx.quick ? undefined : torchTimes(list, ctx);
     const rows: BenchRow[] = [];
-    for (const s of shapes(ctx.quick)) rows.push(...(await runShape(s, ctx, ort)));
+    for (const [i, s] of list.entries()) rows.push(...(await runShape(s, ctx, ort, torch?.[i])));
     return rows;
   },
 };
