@@ -7,7 +7,7 @@
 // else from a bf16 copy of the block's rows) and two B tiles (6-7: 16 bf16 pairs x 16 columns,
 // exactly 1 KiB of a weight panel, gemm_panels.h). Every loaded tile feeds two products, so the
 // tile loads must come from L1 and L2 at the rate of the products: K is taken in chunks whose
-// piece of a panel pair (24 KiB) stays in L1 while the rows of a row block (in L2) stream past
+// piece of a panel pair (16 KiB) stays in L1, beside the 32 KiB of accumulators, while the rows of a row block (in L2) stream past
 // it, the accumulators going to L1 between chunks. Every 32-column block of W is read once per
 // row block.
 #include <cstring>
@@ -22,7 +22,7 @@ namespace {
 constexpr int kBlock = 2 * kTile;
 constexpr size_t kABlockBytes = size_t(1) << 20;  // the bf16 rows of A of one row block
 constexpr int kMaxRowBlocks = 8;
-constexpr int64_t kChunkTiles = 12;  // k tiles (of 32) per chunk: 24 KiB of a panel pair
+constexpr int64_t kChunkTiles = 8;  // k tiles (of 32) per chunk: 16 KiB of a panel pair
 
 // The weight's panels as BF16 pairs (StepPanels' view of the packed layout).
 struct AmxPanels {
