@@ -9,8 +9,8 @@
 import type { Tensor } from '../tensor.js';
 
 export type BlockKind = 'spatial' | 'temporal';
-/** 'attn': the gated self-attention residual; 'ca-mlp': cross-attention + gated MLP residual. */
-export type Branch = 'attn' | 'ca-mlp';
+/** 'attn': the gated self-attention residual; 'ca-mlp': cross-attention + gated MLP residual; 'block': the whole block's. */
+export type Branch = 'attn' | 'ca-mlp' | 'block';
 /** Rows [from, to) of the batch. */
 export type RowRange = readonly [number, number];
 

@@ -1,26 +1,30 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 
-import { calibrate } from '../cache/calibrate.js';
+import { CALIBRATED_POLICIES, calibrate, type CalibratedPolicy } from '../cache/calibrate.js';
 import { loadModel } from '../models/stdit3/model.js';
 import { BUNDLED_MODEL, MACHINE_OPTIONS, UsageError, applyMachineOptions, intOption, numberOption, parse } from './common.js';
 import { createProgress } from './progress.js';
 
-export const CALIBRATE_HELP = `ditcache calibrate --prompts FILE --target-speedup X [options]
+export const CALIBRATE_HELP = `ditcache calibrate --prompts FILE --target-speedup X [--policy NAME] [options]
 
-Runs uncached generations of the prompts (one per line), records the probe residual's change and
-motion at every step, and writes an AdaCache codebook (with a MoReg normaliser fitted to these
-prompts) that reaches the target speedup on them. The JSON is accepted by --cache.
+Runs uncached generations of the prompts (one per line), records at every step the signals the
+caching policies decide on, and writes the policy's spec fitted to reach the target speedup on
+them: AdaCache's codebook (with a MoReg normaliser fitted to these prompts), TeaCache's rescaling
+polynomial (degree 4) and threshold, First-Block Cache's threshold, MagCache's magnitude ratios
+(from the first prompt) and error threshold. The JSON is accepted by --cache.
 
+  --policy NAME          adacache (default), teacache, fbcache, magcache
   --prompts FILE         one prompt per line
   --target-speedup X     wanted total steps / computed steps (e.g. 2.5)
   --steps N              sampling steps (default: the model's, 30)
   --no-moreg             calibrate the codebook without MoReg
   --model DIR            default: the bundled tiny model
-  --out FILE             default codebook.json
+  --out FILE             default codebook.json (adacache), else NAME.json
   --threads N, --isa amx|avx512_bf16|avx512|avx2|portable`;
 
 export function calibrateCommand(argv: string[]): number {
   const { values } = parse(argv, {
+    policy: { type: 'string' },
     prompts: { type: 'string' },
     'target-speedup': { type: 'string' },
     steps: { type: 'string' },
@@ -36,16 +40,18 @@ export function calibrateCommand(argv: string[]): number {
   if (!values.prompts) throw new UsageError('--prompts is required\n\n' + CALIBRATE_HELP);
   const target = numberOption(values['target-speedup'], 'target-speedup');
   if (target === undefined) throw new UsageError('--target-speedup is required\n\n' + CALIBRATE_HELP);
+  const policy = (values.policy ?? 'adacache') as CalibratedPolicy;
+  if (!CALIBRATED_POLICIES.includes(policy)) throw new UsageError(`--policy must be one of ${CALIBRATED_POLICIES.join(', ')}, got "${values.policy}"`);
   applyMachineOptions(values);
   const prompts = readFileSync(values.prompts, 'utf8').split('\n').map((l) => l.trim()).filter(Boolean);
   const model = loadModel(values.model ?? BUNDLED_MODEL());
   const steps = intOption(values.steps, 'steps', model.config.scheduler.numSamplingSteps)!;
   const progress = createProgress({ total: prompts.length, label: 'recording uncached runs' });
-  const r = calibrate(model, { prompts, steps, targetSpeedup: target, moreg: !values['no-moreg'], onRun: (d) => progress.tick(d) });
-  const out = values.out ?? 'codebook.json';
+  const r = calibrate(model, { policy, prompts, steps, targetSpeedup: target, moreg: !values['no-moreg'], onRun: (d) => progress.tick(d) });
+  const out = values.out ?? (policy === 'adacache' ? 'codebook.json' : `${policy}.json`);
   writeFileSync(out, JSON.stringify(r.spec, null, 2) + '\n');
   progress.finish(
-    `codebook for ${target}× on ${prompts.length} prompts: predicted ${r.predictedSpeedup.toFixed(2)}× (computed steps ${r.predictedComputedSteps.join(', ')}); median motion ${r.medianMotion.toFixed(3)} → ${out}`,
+    `${policy} for ${target}× on ${prompts.length} prompts: predicted ${r.predictedSpeedup.toFixed(2)}× (computed steps ${r.predictedComputedSteps.join(', ')})${policy === 'adacache' ? `; median motion ${r.medianMotion.toFixed(3)}` : ''} → ${out}`,
   );
   model.dispose();
   return 0;

@@ -1,8 +1,9 @@
 import { writeFileSync } from 'node:fs';
 
-import { generate } from '../generate.js';
+import { PRESET_NAMES } from '../cache/index.js';
+import { generate, type GenerationTrace } from '../generate.js';
 import { loadModel } from '../models/stdit3/model.js';
-import { scheduleSvg } from '../video/index.js';
+import { scheduleSvg, type ScheduleTrace } from '../video/index.js';
 import { BUNDLED_MODEL, MACHINE_OPTIONS, UsageError, applyMachineOptions, cacheOption, intOption, numberOption, parse, seconds, writeOutputs } from './common.js';
 import { createProgress } from './progress.js';
 
@@ -13,13 +14,15 @@ export const GENERATE_HELP = `ditcache generate --prompt "..." [options]
   --steps N            sampling steps (default: the model's, 30)
   --seed N             noise seed (default 0)
   --cfg X              classifier-free guidance scale (default: the model's, 7)
-  --cache NAME|FILE    none, fixed-2, fixed-3, adacache-fast, adacache-slow, adacache-100,
-                       adacache-fast-moreg, adacache-slow-moreg, or a JSON spec from \`ditcache calibrate\`
+  --cache NAME|FILE    a preset: ${PRESET_NAMES.join(', ')};
+                       NAME/branch or NAME/sample: each CFG branch or each batch row decides on its own;
+                       STEP+BRANCH: a step-level policy with pab* or fastercache* (e.g. teacache-fast+pab);
+                       or a JSON spec from \`ditcache calibrate\`
   --out FILE.gif       animated preview (default demo.gif)
   --frames FILE.png    PNG strip of the frames
   --num-frames N       nominal frame count (4 per latent frame; >= 17), --height / --width PIXELS (8 per latent cell)
   --latent FILE        the latent as safetensors (tensor "latent")
-  --plot FILE.svg      the caching schedule: distance, rate and computed steps
+  --plot FILE.svg      the caching schedule: the policy's signal and threshold (or AdaCache's rate), what each row did, the work per step
   --threads N, --isa amx|avx512_bf16|avx512|avx2|portable`;
 
 export async function generateCommand(argv: string[]): Promise<number> {
@@ -66,15 +69,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
   });
   const written = writeOutputs(latent, { out: values.out ?? 'demo.gif', frames: values.frames, latent: values.latent });
   if (values.plot) {
-    writeFileSync(
-      values.plot,
-      scheduleSvg({
-        steps: trace.steps,
-        computedSteps: trace.computedSteps,
-        evaluations: trace.evaluations.map((e) => ({ step: e.step, distance: e.distance, distanceReg: e.distanceReg, rate: e.newRate })),
-        title: `${values.prompt} — ${trace.policy}`,
-      }),
-    );
+    writeFileSync(values.plot, scheduleSvg(scheduleOf(trace, `${values.prompt} — ${trace.policy}`)));
     written.push(values.plot);
   }
   const [, , T, H, W] = latent.shape;
@@ -84,4 +79,40 @@ export async function generateCommand(argv: string[]): Promise<number> {
   latent.dispose();
   model.dispose();
   return 0;
+}
+
+/** The chart of a generation's caching decisions: its signal per decision group, a strip per row when rows decided apart. */
+export function scheduleOf(trace: GenerationTrace, title: string): ScheduleTrace {
+  const kinds = new Set(trace.evaluations.map((e) => e.block));
+  const labels = kinds.has('input')
+    ? { distance: 'modulated input change', distanceReg: 'accumulated rescaled change' }
+    : kinds.has('stack')
+      ? { distance: 'magnitude ratio', distanceReg: 'accumulated error' }
+      : kinds.has('head')
+        ? { distance: 'first block change' }
+        : {};
+  const state = (r: string) => (r === 'compute' ? 'computed' : r === 'reuse' ? 'cached' : r) as 'computed' | 'cached' | 'predicted' | 'absent';
+  const rows = trace.decisions[0]?.rows.map((_, r) => trace.decisions.map((d) => state(d.rows[r]!))) ?? [];
+  const apart = rows.some((states) => states.join() !== rows[0]!.join());
+  const videos = rows.length / 2;
+  return {
+    steps: trace.steps,
+    computedSteps: trace.computedSteps,
+    evaluations: trace.evaluations.map((e) => ({
+      step: e.step,
+      distance: e.distance,
+      ...(kinds.has('head') ? {} : { distanceReg: e.distanceReg }),
+      ...(e.newRate !== undefined ? { rate: e.newRate } : {}),
+      ...(e.threshold !== undefined ? { threshold: e.threshold } : {}),
+      ...(e.rows ? { group: e.rows[1] - e.rows[0] === 1 ? rowLabel(e.rows[0], videos) : `rows ${e.rows[0]}–${e.rows[1] - 1}` } : {}),
+    })),
+    title,
+    ...(apart ? { rows: rows.map((states, r) => ({ label: rowLabel(r, videos), states })) } : {}),
+    ...(trace.decisions.some((d) => d.computed > 0 && d.computed < 1) ? { work: trace.decisions.map((d) => d.computed) } : {}),
+    ...(Object.keys(labels).length ? { labels } : {}),
+  };
+}
+
+function rowLabel(r: number, videos: number): string {
+  return r < videos ? `cond ${r}` : `uncond ${r - videos}`;
 }

@@ -11,7 +11,7 @@ const HELP = `ditcache — video diffusion transformers on native kernels, with 
 Commands:
   generate   text-to-video with the bundled (or a given) STDiT3, optionally cached
   extend     autoregressive extension with a causal STDiT3 and a bounded KV cache
-  calibrate  fit an AdaCache codebook and MoReg normaliser to your prompts
+  calibrate  fit a caching policy's thresholds (AdaCache, TeaCache, First-Block Cache, MagCache) to your prompts
   info       model configuration, parameter count, memory estimate, backends
   bench      time one op for any shape, timed inside native code
 

@@ -81,6 +81,36 @@ describe('scheduleSvg', () => {
     expect(rateLine.length).toBe(2);
   });
 
+  it('draws a strip per row when rows decide apart, the work per step, the threshold and a line per group', () => {
+    const svg = scheduleSvg({
+      steps: 4,
+      computedSteps: [1, 2, 4],
+      evaluations: [
+        { step: 2, distance: 0.1, distanceReg: 0.1, threshold: 0.2, group: 'cond 0' },
+        { step: 2, distance: 0.3, distanceReg: 0.3, threshold: 0.2, group: 'uncond 0' },
+        { step: 3, distance: 0.05, distanceReg: 0.15, threshold: 0.2, group: 'cond 0' },
+        { step: 3, distance: 0.02, distanceReg: 0.32, threshold: 0.2, group: 'uncond 0' },
+      ],
+      rows: [
+        { label: 'cond 0', states: ['computed', 'cached', 'cached', 'computed'] },
+        { label: 'uncond 0', states: ['computed', 'computed', 'predicted', 'computed'] },
+      ],
+      work: [1, 0.5, 0.25, 1],
+      labels: { distance: 'modulated input change', distanceReg: 'accumulated rescaled change' },
+    });
+    expectBalancedTags(svg);
+    expect(count(svg, /<rect class="(computed|cached|predicted)" /g)).toBe(8);
+    expect(svg).toContain('<title>uncond 0, step 3: predicted</title>');
+    expect(count(svg, /<rect class="work" /g)).toBe(4);
+    expect(svg).toContain('<title>step 3: 25% of the block work</title>');
+    expect(count(svg, /<line class="threshold" /g)).toBe(1);
+    expect(count(svg, /<polyline class="distance" /g)).toBe(2); // one line per group
+    for (const label of ['modulated input change', 'accumulated rescaled change', 'threshold', 'predicted (CFG-Cache)']) expect(svg).toContain(`>${label}<`);
+    expect(svg).not.toContain('>cache rate<');
+    expect(() => scheduleSvg({ steps: 2, computedSteps: [], evaluations: [], rows: [{ label: 'x', states: ['computed'] }] })).toThrow(/one state per step/);
+    expect(() => scheduleSvg({ steps: 2, computedSteps: [], evaluations: [], work: [1] })).toThrow(/one finite share per step/);
+  });
+
   it('draws an empty schedule and rejects inconsistent traces', () => {
     expectBalancedTags(scheduleSvg({ steps: 1, computedSteps: [], evaluations: [] }));
     expect(() => scheduleSvg({ ...trace, steps: 0 })).toThrow(/steps must be a positive integer/);

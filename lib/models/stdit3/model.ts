@@ -441,9 +441,12 @@ export class STDiT3 {
               rows: full.ids,
             }
           : null;
+      const before = probes.some((q) => q.branch === 'block') ? scope.add(x.clone()) : null;
       const res = blockForward(x, blk, g, mods, caption.cross[2 * i + (kind === 'spatial' ? 0 : 1)]!, temporal, want, reuse);
+      using blockRes = before ? ops.axpby(1, x, -1, before) : null;
       for (const probe of probes) {
-        const fresh = probe.branch === 'attn' ? (reuse.attnRes || reuse.attnOut ? undefined : res.attnRes) : res.caMlpRes;
+        const fresh =
+          probe.branch === 'block' ? blockRes! : probe.branch === 'attn' ? (reuse.attnRes || reuse.attnOut ? undefined : res.attnRes) : res.caMlpRes;
         if (!fresh) continue; // a reused branch has nothing new to measure
         const o = this.observe(probe, fresh, cache, full, g.T);
         if (o) stage.observations.push(o);
