@@ -7,11 +7,11 @@
 // for a policy or composition that, at AdaCache-fast's speedup, beats the best single published
 // policy by 1 dB PSNR; the table says whether one does.
 //   npm run bench:pareto [-- --quick]
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 
 import { calibrateFromRuns, fitFirstBlockCache, fitMagCache, fitTeaCache, recordRuns, replaySpec, type CalibrationRun } from '../lib/cache/calibrate.js';
-import { createPolicy, type CacheOption, type CacheSpec, type FirstBlockCacheSpec, type MagCacheSpec, type TeaCacheSpec } from '../lib/cache/index.js';
+import { createPolicy, fasterCachePreset, type CacheOption, type FirstBlockCacheSpec, type MagCacheSpec, type TeaCacheSpec } from '../lib/cache/index.js';
 import { generateSync } from '../lib/generate.js';
 import { loadModel } from '../lib/models/stdit3/model.js';
 import { packageRoot } from '../lib/native/loader.js';
@@ -36,32 +36,28 @@ const steps = model.config.scheduler.numSamplingSteps;
 const depth = model.config.depth;
 
 interface Outcome { ms: number; fraction: number; psnr: number; ssim: number; cacheBytes: number }
-interface Row { name: string; family: string; kind: 'baseline' | 'published' | 'calibrated' | 'candidate'; outcomes: Outcome[] }
+interface Config { name: string; family: string; kind: 'baseline' | 'published' | 'calibrated' | 'candidate'; cache: CacheOption }
+interface Row extends Config { outcomes: Outcome[] }
 const reference = new Map<string, Float32Array>();
-const rows: Row[] = [];
+const rows = new Map<string, Row>();
 
-function measure(name: string, family: string, kind: Row['kind'], cache: CacheOption): Row {
-  const outcomes: Outcome[] = [];
-  for (const [prompt, seed] of prompts) {
-    const policy = createPolicy(cache, steps, depth);
-    const t0 = performance.now();
-    const { latent, trace } = generateSync(model, { prompt, seed, cache: policy });
-    const ms = performance.now() - t0;
-    const data = latent.toFloat32Array();
-    if (name === 'none') reference.set(prompt, data);
-    const ref = reference.get(prompt)!;
-    outcomes.push({ ms, fraction: trace.computedFraction, psnr: psnr(data, ref, latent.shape), ssim: ssim(data, ref, latent.shape), cacheBytes: trace.cacheBytes });
-    latent.dispose();
-  }
-  const row = { name, family, kind, outcomes };
-  rows.push(row);
-  console.log(`${name}: ${summary(row).speedup.toFixed(2)}×, ${(100 * summary(row).fraction).toFixed(1)}% computed, PSNR ${summary(row).psnr.toFixed(2)}`);
-  return row;
+function run(config: Config, prompt: string, seed: number): void {
+  const policy = createPolicy(config.cache, steps, depth);
+  const t0 = performance.now();
+  const { latent, trace } = generateSync(model, { prompt, seed, cache: policy });
+  const ms = performance.now() - t0;
+  const data = latent.toFloat32Array();
+  if (!reference.has(prompt)) reference.set(prompt, data);
+  const ref = reference.get(prompt)!;
+  let row = rows.get(config.name);
+  if (!row) rows.set(config.name, (row = { ...config, outcomes: [] }));
+  row.outcomes.push({ ms, fraction: trace.computedFraction, psnr: psnr(data, ref, latent.shape), ssim: ssim(data, ref, latent.shape), cacheBytes: trace.cacheBytes });
+  latent.dispose();
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 function summary(row: Row) {
-  const none = rows.find((r) => r.name === 'none')!;
+  const none = rows.get('none')!;
   const ms = row.outcomes.reduce((a, o) => a + o.ms, 0);
   const finite = row.outcomes.map((o) => o.psnr).filter(Number.isFinite);
   return {
@@ -74,47 +70,56 @@ function summary(row: Row) {
   };
 }
 
-// The uncached reference, the baselines and every published setting.
-measure('none', 'none', 'baseline', 'none');
-const adaFast = measure('adacache-fast', 'AdaCache', 'published', 'adacache-fast');
-measure('fixed(2)', 'fixed', 'baseline', { kind: 'fixed', interval: 2 });
-measure('fixed(3)', 'fixed', 'baseline', { kind: 'fixed', interval: 3 });
-const published: [string, string][] = [
-  ['adacache-slow', 'AdaCache'],
-  ['adacache-fast-moreg', 'AdaCache'],
-  ['teacache-slow', 'TeaCache'],
-  ['teacache-fast', 'TeaCache'],
-  ['fbcache-slow', 'First-Block Cache'],
-  ['fbcache-fast', 'First-Block Cache'],
-  ['magcache-slow', 'MagCache'],
-  ['magcache-fast', 'MagCache'],
-  ['pab-246', 'PAB'],
-  ['pab-357', 'PAB'],
-  ['pab-579', 'PAB'],
-  ['fastercache', 'FasterCache'],
-  ['fastercache-attn', 'FasterCache'],
-  ['fastercache-cfg', 'FasterCache'],
+// The uncached references (the first run of each prompt) and AdaCache-fast's computed share, which
+// the candidates are fitted to. These runs' times are not used: every configuration, 'none' too,
+// is timed below prompt by prompt, so that the machine's load drifts over all of them alike.
+const adaFastConfig: Config = { name: 'adacache-fast', family: 'AdaCache', kind: 'published', cache: 'adacache-fast' };
+for (const [prompt, seed] of prompts) run({ name: 'warm-up', family: '', kind: 'baseline', cache: 'none' }, prompt, seed);
+const target = mean(prompts.map(([prompt, seed]) => generateSync(model, { prompt, seed, cache: 'adacache-fast' })).map((r) => (r.latent.dispose(), r.trace.computedFraction)));
+rows.delete('warm-up');
+
+const configs: Config[] = [
+  { name: 'none', family: 'none', kind: 'baseline', cache: 'none' },
+  { name: 'fixed(2)', family: 'fixed', kind: 'baseline', cache: { kind: 'fixed', interval: 2 } },
+  { name: 'fixed(3)', family: 'fixed', kind: 'baseline', cache: { kind: 'fixed', interval: 3 } },
+  { name: 'adacache-slow', family: 'AdaCache', kind: 'published', cache: 'adacache-slow' },
+  adaFastConfig,
+  ...(
+    [
+      ['adacache-fast-moreg', 'AdaCache'],
+      ['teacache-slow', 'TeaCache'],
+      ['teacache-fast', 'TeaCache'],
+      ['fbcache-slow', 'First-Block Cache'],
+      ['fbcache-fast', 'First-Block Cache'],
+      ['magcache-slow', 'MagCache'],
+      ['magcache-fast', 'MagCache'],
+      ['pab-246', 'PAB'],
+      ['pab-357', 'PAB'],
+      ['pab-579', 'PAB'],
+      ['fastercache', 'FasterCache'],
+      ['fastercache-attn', 'FasterCache'],
+      ['fastercache-cfg', 'FasterCache'],
+    ] as const
+  ).map(([name, family]): Config => ({ name, family, kind: 'published', cache: name })),
 ];
-for (const [name, family] of published) measure(name, family, 'published', name);
 
 // Every threshold policy calibrated for 2.5× on these prompts, from one recording of each.
 const runs = recordRuns(model, { prompts: prompts.map((p) => p[0]), seeds: prompts.map((p) => p[1]), steps });
-const calibrated: [string, string, CacheSpec][] = [
-  ['adacache @2.5×', 'AdaCache', calibrateFromRuns(runs, { steps, targetSpeedup: 2.5, moreg: false }, depth).spec],
-  ['adacache+moreg @2.5×', 'AdaCache', calibrateFromRuns(runs, { steps, targetSpeedup: 2.5, moreg: true }, depth).spec],
-  ['teacache @2.5×', 'TeaCache', fitTeaCache(runs, steps, 2.5).spec],
-  ['fbcache @2.5×', 'First-Block Cache', fitFirstBlockCache(runs, steps, 2.5).spec],
-  ['magcache @2.5×', 'MagCache', fitMagCache(runs, steps, 2.5).spec],
-];
-for (const [name, family, spec] of calibrated) measure(name, family, 'calibrated', spec);
+const tea = fitTeaCache(runs, steps, 2.5).spec, fb = fitFirstBlockCache(runs, steps, 2.5).spec, mag = fitMagCache(runs, steps, 2.5).spec;
+configs.push(
+  { name: 'adacache @2.5×', family: 'AdaCache', kind: 'calibrated', cache: calibrateFromRuns(runs, { steps, targetSpeedup: 2.5, moreg: false }, depth).spec },
+  { name: 'adacache+moreg @2.5×', family: 'AdaCache', kind: 'calibrated', cache: calibrateFromRuns(runs, { steps, targetSpeedup: 2.5, moreg: true }, depth).spec },
+  { name: 'teacache @2.5×', family: 'TeaCache', kind: 'calibrated', cache: tea },
+  { name: 'fbcache @2.5×', family: 'First-Block Cache', kind: 'calibrated', cache: fb },
+  { name: 'magcache @2.5×', family: 'MagCache', kind: 'calibrated', cache: mag },
+);
 
-// The search at AdaCache-fast's work share: threshold policies fitted so that their replayed share
-// of the block work (times the branch-level policy's share on the steps it runs) matches it, alone,
-// deciding per CFG branch, and composed with PAB or CFG-Cache.
-const target = summary(adaFast).fraction;
+// The search at AdaCache-fast's computed share: threshold policies fitted so that their replayed
+// share of the block work (with CFG-Cache, half a step on its conditional-only steps) matches it,
+// alone, deciding per CFG branch, and composed with a branch-level policy.
 type ThresholdSpec = TeaCacheSpec | FirstBlockCacheSpec | MagCacheSpec;
 const condOnly = (s: number) => s > 11 && s % 5 !== 0;
-function fitShare(base: ThresholdSpec, share: (computed: number[]) => number, label: string): ThresholdSpec {
+function fitShare(base: ThresholdSpec, share: (computed: number[]) => number): ThresholdSpec {
   let lo = 1e-6, hi = 1e3, best: { spec: ThresholdSpec; gap: number } | null = null;
   for (let i = 0; i < 60; i++) {
     const mid = Math.sqrt(lo * hi);
@@ -124,39 +129,47 @@ function fitShare(base: ThresholdSpec, share: (computed: number[]) => number, la
     if (f > target) lo = mid;
     else hi = mid;
   }
-  console.log(`${label}: threshold ${best!.spec.threshold.toPrecision(3)} for a work share of ${(100 * target).toFixed(1)}%`);
   return best!.spec;
 }
 const stepShare = (computed: number[]) => computed.length / steps;
 const cfgShare = (computed: number[]) => computed.reduce((a, s) => a + (condOnly(s) ? 0.5 : 1), 0) / steps;
-const teaBase = calibrated[2]![2] as TeaCacheSpec, fbBase = calibrated[3]![2] as FirstBlockCacheSpec, magBase = calibrated[4]![2] as MagCacheSpec;
-const candidates: [string, string, CacheOption][] = [
-  ['teacache @adacache-fast', 'TeaCache', fitShare(teaBase, stepShare, 'teacache')],
-  ['fbcache @adacache-fast', 'First-Block Cache', fitShare(fbBase, stepShare, 'fbcache')],
-  ['magcache @adacache-fast', 'MagCache', fitShare(magBase, stepShare, 'magcache')],
-  ['teacache/branch @adacache-fast', 'TeaCache', { ...fitShare(teaBase, stepShare, 'teacache/branch'), decide: 'branch' }],
-  ['teacache + fastercache-cfg', 'composed', { kind: 'compose', step: fitShare(teaBase, cfgShare, 'teacache+cfg'), branch: 'fastercache-cfg' }],
-  ['magcache + fastercache-cfg', 'composed', { kind: 'compose', step: fitShare(magBase, cfgShare, 'magcache+cfg'), branch: 'fastercache-cfg' }],
-  ['adacache-slow + fastercache-cfg', 'composed', 'adacache-slow+fastercache-cfg'],
-  ['teacache-slow + pab-246', 'composed', 'teacache-slow+pab-246'],
-];
-for (const [name, family, cache] of candidates) measure(name, family, 'candidate', cache);
+configs.push(
+  ...(
+    [
+      ['teacache @adacache-fast', 'TeaCache', fitShare(tea, stepShare)],
+      ['fbcache @adacache-fast', 'First-Block Cache', fitShare(fb, stepShare)],
+      ['magcache @adacache-fast', 'MagCache', fitShare(mag, stepShare)],
+      ['teacache/branch @adacache-fast', 'TeaCache', { ...fitShare(tea, stepShare), decide: 'branch' }],
+      ['teacache + fastercache-cfg', 'composed', { kind: 'compose', step: fitShare(tea, cfgShare), branch: 'fastercache-cfg' }],
+      ['fbcache + fastercache-cfg', 'composed', { kind: 'compose', step: fitShare(fb, cfgShare), branch: 'fastercache-cfg' }],
+      ['adacache-slow + fastercache-cfg', 'composed', 'adacache-slow+fastercache-cfg'],
+      ['fastercache, computing attention on full steps after step 11', 'FasterCache', { ...fasterCachePreset(steps), attention: { ...fasterCachePreset(steps).attention!, onFullSteps: false } }],
+      ['teacache-slow + pab-246', 'composed', 'teacache-slow+pab-246'],
+    ] as [string, string, CacheOption][]
+  ).map(([name, family, cache]): Config => ({ name, family, kind: 'candidate', cache })),
+);
+
+for (const [i, [prompt, seed]] of prompts.entries()) {
+  for (const c of configs) run(c, prompt, seed);
+  console.log(`prompt ${i + 1}/${prompts.length} done`);
+}
 
 // Tables.
 const kib = (b: number) => (b === 0 ? '0' : b >= 1 << 20 ? `${(b / (1 << 20)).toFixed(2)} MiB` : `${(b / 1024).toFixed(0)} KiB`);
+const all = [...rows.values()];
 const table = (select: (r: Row) => boolean) =>
   markdownTable(
     ['policy', 'family', 'operating point', 'time / video', 'speedup', 'computed', 'PSNR', 'SSIM', 'cache memory'],
-    rows.filter(select).map((r) => {
+    all.filter(select).map((r) => {
       const s = summary(r);
       return [r.name, r.family, r.kind, `${s.ms.toFixed(0)} ms`, `${s.speedup.toFixed(2)}×`, `${(100 * s.fraction).toFixed(1)}%`, Number.isFinite(s.psnr) ? s.psnr.toFixed(2) : '∞', s.ssim.toFixed(4), kib(s.cacheBytes)];
     }),
   );
-const fastS = summary(adaFast);
+const fastS = summary(rows.get('adacache-fast')!);
 // "At AdaCache-fast's speedup": within 5% of its measured speedup, or faster.
 const atSpeed = (r: Row) => summary(r).speedup >= 0.95 * fastS.speedup;
-const bestPublished = rows.filter((r) => r.kind === 'published' && atSpeed(r)).sort((a, b) => summary(b).psnr - summary(a).psnr)[0]!;
-const bestCandidate = rows.filter((r) => (r.kind === 'candidate' || r.kind === 'calibrated') && atSpeed(r)).sort((a, b) => summary(b).psnr - summary(a).psnr)[0];
+const bestPublished = all.filter((r) => r.kind === 'published' && atSpeed(r)).sort((a, b) => summary(b).psnr - summary(a).psnr)[0]!;
+const bestCandidate = all.filter((r) => (r.kind === 'candidate' || r.kind === 'calibrated') && atSpeed(r)).sort((a, b) => summary(b).psnr - summary(a).psnr)[0];
 const gain = bestCandidate ? summary(bestCandidate).psnr - summary(bestPublished).psnr : -Infinity;
 const verdict = bestCandidate
   ? gain >= 1
@@ -164,7 +177,7 @@ const verdict = bestCandidate
     : `**Not reached**: the best candidate at AdaCache-fast's speed, ${bestCandidate.name} (${summary(bestCandidate).psnr.toFixed(2)} dB at ${summary(bestCandidate).speedup.toFixed(2)}×), is ${gain.toFixed(2)} dB from the best published setting at that speed, ${bestPublished.name} (${summary(bestPublished).psnr.toFixed(2)} dB at ${summary(bestPublished).speedup.toFixed(2)}×); 1 dB was the goal.`
   : `**Not reached**: no candidate ran at AdaCache-fast's speed (${fastS.speedup.toFixed(2)}×).`;
 
-const machine = `${runtime.backends()[0]!.name}, ${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${cpus().length} cores`;
+const machine = `${runtime.backends()[0]!.name}, ${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(1)).join(' / ')} at the end`;
 const body = [
   `Command: \`npm run bench:pareto\` — ${machine}; ${prompts.length} prompt/seed pairs (static to fast motion), one video per generation, ${steps} steps, CFG ${model.config.scheduler.cfgScale}. Speedup: wall time of 'none' over the policy's, measured in the same run (a shared machine: read it with the computed share beside it). Computed: the share of the uncached run's block multiply-adds done. PSNR (dB) and SSIM of the RGB preview against the uncached video of the same seed. Cache memory: the peak bytes the policy's cache held (kept residuals, signals, kept branch outputs, CFG difference). Calibrated points are fitted in this run on these prompts.`,
   '',

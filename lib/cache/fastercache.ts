@@ -35,6 +35,12 @@ export interface FasterCacheSpec {
     every: number;
     /** w = (step − after) · slope (authors: 0.9 / 20) */
     slope: number;
+    /**
+     * With CFG-Cache: whether the steps that run both branches after conditional-only ones began
+     * extrapolate too (authors: yes; their unconditional rows then extrapolate the conditional
+     * rows' outputs, see above). false computes attention on those steps.
+     */
+    onFullSteps?: boolean;
   };
   /** CFG-Cache; omitted: every step runs both branches */
   cfg?: {
@@ -63,6 +69,7 @@ export function validateFasterCacheSpec(spec: FasterCacheSpec): void {
     ints(spec.attention as unknown as Record<string, number>, ['keepFrom', 'after'], 'attention');
     if (!Number.isInteger(spec.attention.every) || spec.attention.every < 1) throw new RangeError(`fastercache: attention.every must be a positive integer, got ${String(spec.attention.every)}`);
     if (!Number.isFinite(spec.attention.slope)) throw new RangeError('fastercache: attention.slope must be a finite number');
+    if (spec.attention.onFullSteps !== undefined && typeof spec.attention.onFullSteps !== 'boolean') throw new TypeError('fastercache: attention.onFullSteps must be a boolean');
   }
   if (spec.cfg) {
     ints(spec.cfg as unknown as Record<string, number>, ['fullUntil', 'keepFrom', 'highFrom', 'lowUntil'], 'cfg');
@@ -89,8 +96,8 @@ export function createFasterCachePolicy(spec: FasterCacheSpec, name = 'fastercac
   let low = 1, high = 1;
   const evaluations: Evaluation[] = [];
   const a = spec.attention, g = spec.cfg;
-  const extrapolates = (step: number) => !!a && step > a.after && step % a.every === 0;
   const condOnly = (step: number) => !!g && step % g.fullEvery !== 0 && step > g.fullUntil;
+  const extrapolates = (step: number) => !!a && step > a.after && step % a.every === 0 && (a.onFullSteps !== false || !g || condOnly(step) || step <= g.fullUntil);
   return {
     name,
     caches: false,

@@ -72,6 +72,11 @@ describe('FasterCache', () => {
         expect(plan.follow).toEqual([undefined, 0]);
       }
     }
+    // onFullSteps false: the full steps 20 and 30 compute attention instead of extrapolating
+    const own = createPolicy({ ...fasterCachePreset(30), attention: { ...fasterCachePreset(30).attention!, onFullSteps: false } }, 30, 4);
+    own.start(30, { rows: 2, cfg: true, timesteps: new Float32Array(30) });
+    const extrapolated = Array.from({ length: 30 }, (_, i) => i + 1).filter((s) => own.plan(s).blocks?.('temporal', 1)?.attn);
+    expect(extrapolated).toEqual(publishedSchedule().filter((e) => e.extrapolate !== null && (e.condOnly || e.step <= 11)).map((e) => e.step));
     expect(fasterCachePreset(30)).toEqual({
       kind: 'fastercache',
       attention: { keepFrom: 5, after: 7, every: 2, slope: 0.9 / 20 },
