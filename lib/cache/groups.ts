@@ -37,7 +37,7 @@ export function perGroup(create: () => CachePolicy, mode: DecisionGroups): Cache
   let units: { range: RowRange; policy: CachePolicy }[] = [];
   let rows = 0;
   return {
-    name: `${first.name}/${mode}`,
+    name: first.name.endsWith(`/${mode}`) ? first.name : `${first.name}/${mode}`,
     caches: first.caches,
     get evaluations(): Evaluation[] {
       return units

@@ -1,15 +1,15 @@
 // Caching policies: specs (plain data, usable across threads and in JSON) and their creation.
 import { createAdaCachePolicy, validateAdaCacheSpec } from './adacache.js';
-import { createFasterCachePolicy } from './fastercache.js';
-import { createFirstBlockCachePolicy, validateFirstBlockCacheSpec } from './fbcache.js';
+import { createFasterCachePolicy, fasterCachePreset, validateFasterCacheSpec, type FasterCacheSpec } from './fastercache.js';
+import { createFirstBlockCachePolicy, validateFirstBlockCacheSpec, type FirstBlockCacheSpec } from './fbcache.js';
 import { createFixedPolicy } from './fixed.js';
 import { compose, decisionGroups, perGroup, type DecisionGroups } from './groups.js';
-import { createMagCachePolicy } from './magcache.js';
+import { MAGCACHE_OPEN_SORA_LISTED, createMagCachePolicy, validateMagCacheSpec, type MagCacheSpec } from './magcache.js';
 import { createNonePolicy } from './none.js';
-import { createPabPolicy } from './pab.js';
+import { createPabPolicy, validatePabSpec, type PabSpec } from './pab.js';
 import type { AdaCacheSpec, CachePolicy, CacheSpec, FixedSpec } from './policy.js';
 import { PRESET_NAMES, presetSpec } from './presets.js';
-import { createTeaCachePolicy } from './teacache.js';
+import { TEACACHE_OPEN_SORA_COEFFICIENTS, createTeaCachePolicy, validateTeaCacheSpec, type TeaCacheSpec } from './teacache.js';
 
 export function none(): CacheSpec {
   return { kind: 'none' };
@@ -24,6 +24,44 @@ export function fixed(options: { interval: number }): FixedSpec {
 export function adaCache(options: Omit<AdaCacheSpec, 'kind' | 'distance' | 'cacheRes'> & Partial<Pick<AdaCacheSpec, 'distance' | 'cacheRes'>>): AdaCacheSpec {
   const spec: AdaCacheSpec = { kind: 'adacache', distance: 'l1', cacheRes: 't-attn', ...options };
   validateAdaCacheSpec(spec);
+  return spec;
+}
+
+/** TeaCache with the authors' Open-Sora coefficients unless given. */
+export function teaCache(options: Omit<TeaCacheSpec, 'kind' | 'coefficients'> & Partial<Pick<TeaCacheSpec, 'coefficients'>>): TeaCacheSpec {
+  const spec: TeaCacheSpec = { kind: 'teacache', coefficients: [...TEACACHE_OPEN_SORA_COEFFICIENTS], ...options };
+  validateTeaCacheSpec(spec);
+  return spec;
+}
+
+export function firstBlockCache(options: Omit<FirstBlockCacheSpec, 'kind'>): FirstBlockCacheSpec {
+  const spec: FirstBlockCacheSpec = { kind: 'fbcache', ...options };
+  validateFirstBlockCacheSpec(spec);
+  return spec;
+}
+
+/** MagCache with the authors' Open-Sora ratios, K = 3 and retention 0.2 unless given. */
+export function magCache(options: Pick<MagCacheSpec, 'threshold'> & Partial<Omit<MagCacheSpec, 'kind' | 'threshold'>>): MagCacheSpec {
+  const spec: MagCacheSpec = { kind: 'magcache', maxSkips: 3, retention: 0.2, ratios: MAGCACHE_OPEN_SORA_LISTED.map(Math.sqrt), ...options };
+  validateMagCacheSpec(spec);
+  return spec;
+}
+
+export function pab(options: Omit<PabSpec, 'kind'>): PabSpec {
+  const spec: PabSpec = { kind: 'pab', ...options };
+  validatePabSpec(spec);
+  return spec;
+}
+
+/** FasterCache with the authors' Open-Sora constants for `steps` steps, parts replaced or dropped (null) as given. */
+export function fasterCache(steps: number, options: { attention?: FasterCacheSpec['attention'] | null; cfg?: FasterCacheSpec['cfg'] | null } = {}): FasterCacheSpec {
+  const base = fasterCachePreset(steps);
+  const spec: FasterCacheSpec = { kind: 'fastercache' };
+  const attention = options.attention === undefined ? base.attention : options.attention;
+  const cfg = options.cfg === undefined ? base.cfg : options.cfg;
+  if (attention) spec.attention = attention;
+  if (cfg) spec.cfg = cfg;
+  validateFasterCacheSpec(spec);
   return spec;
 }
 

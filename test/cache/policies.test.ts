@@ -116,3 +116,21 @@ describe('calibration', () => {
     expect(moving!).toBeGreaterThan(still!);
   });
 });
+
+describe('specs of the other policies', () => {
+  it('builds them with the published defaults and validates them', async () => {
+    const { teaCache, firstBlockCache, magCache, pab, fasterCache, presetSpec } = await import('../../lib/cache/index.js');
+    expect(teaCache({ threshold: 0.2 })).toEqual(presetSpec('teacache-fast', 30, 4));
+    expect(magCache({ threshold: 0.12 })).toEqual(presetSpec('magcache-slow', 30, 4));
+    expect(fasterCache(30, { cfg: null })).toEqual(presetSpec('fastercache-attn', 30, 4));
+    expect(firstBlockCache({ threshold: 0.05 })).toEqual(presetSpec('fbcache-slow', 30, 4));
+    expect(pab(presetSpec('pab-357', 30, 4) as Parameters<typeof pab>[0])).toMatchObject({ spatial: { interval: 3 }, temporal: { interval: 5 }, cross: { interval: 7 } });
+    expect(() => teaCache({ threshold: -1 })).toThrow(/threshold must be a finite number >= 0/);
+    expect(() => magCache({ threshold: 0.1, maxSkips: -1 })).toThrow(/maxSkips/);
+    expect(() => firstBlockCache({ threshold: 0.1, head: 0 })).toThrow(/head/);
+    expect(() => createPolicy({ kind: 'fbcache', threshold: 0.1, head: 8 }, 30, 4)).toThrow(/head must be an integer in \[1, 8\)/);
+    expect(() => pab({ spatial: { interval: 0, range: [1, 2] }, temporal: { interval: 1, range: [1, 2] }, cross: { interval: 1, range: [1, 2] } })).toThrow(/spatial.interval/);
+    expect(() => fasterCache(30, { attention: { keepFrom: 5, after: 7, every: 0, slope: 0.1 } })).toThrow(/every/);
+    expect(() => createPolicy({ kind: 'teacache', threshold: 0.1, coefficients: [1], decide: 'pairs' as never }, 30, 4)).toThrow(/decide must be/);
+  });
+});

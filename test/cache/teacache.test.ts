@@ -61,6 +61,8 @@ describe('TeaCache', () => {
   it('decides per CFG branch and per video on their own rows', () => {
     const prompts = ['a red circle moving right quickly on night', 'a white square resting on desert'];
     const { trace, latent } = generateSmall('teacache-fast/sample', prompts);
+    expect(trace.policy).toBe('teacache-fast/sample');
+    expect(generateSmall({ kind: 'teacache', threshold: 0.2, coefficients: [...TEACACHE_OPEN_SORA_COEFFICIENTS], decide: 'sample' }).trace.policy).toBe('teacache/sample');
     for (let r = 0; r < 4; r++) {
       const own = changesOf(trace.evaluations, [r, r + 1]);
       expect(computedBy(trace, r)).toEqual(publishedTeaCache(own, STEPS, 0.2, TEACACHE_OPEN_SORA_COEFFICIENTS));
