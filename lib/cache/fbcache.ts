@@ -59,7 +59,8 @@ export function createFirstBlockCachePolicy(spec: FirstBlockCacheSpec, name = 'f
           signal: 'head-residual',
           groups: [EVERY_ROW],
           decide: ([change]) => {
-            if (change === null || change === undefined) return [true];
+            if (change === undefined) return [false]; // none of the rows runs: nothing measured, nothing to decide
+            if (change === null) return [true];
             const compute = !(spec.threshold > 0 && step > warmup && change < spec.threshold);
             evaluations.push({ step, block: 'head', distance: change, distanceReg: change, threshold: spec.threshold, compute });
             return [compute];

@@ -36,8 +36,11 @@ export interface Gate {
   signal: 'modulated-input' | 'head-residual';
   /** the decision groups (each row in at most one); rows outside them follow `compute` */
   groups: readonly RowRange[];
-  /** ‖prev − now‖₁ / ‖prev‖₁ per group (null: nothing to compare with yet) → compute? per group */
-  decide(changes: readonly (number | null)[]): readonly boolean[];
+  /**
+   * ‖prev − now‖₁ / ‖prev‖₁ per group → compute? per group. null: nothing to compare with yet;
+   * undefined: no row of the group runs this step (its decision is not used).
+   */
+  decide(changes: readonly (number | null | undefined)[]): readonly boolean[];
 }
 
 /** Per block, for the rows that compute. Absent fields: compute, keep nothing. */

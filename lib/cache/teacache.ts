@@ -69,8 +69,9 @@ export function createTeaCachePolicy(spec: TeaCacheSpec, name = 'teacache'): Cac
           signal: 'modulated-input',
           groups: [EVERY_ROW],
           decide: ([change]) => {
+            if (change === undefined) return [false]; // none of the rows runs: nothing measured, nothing to decide
             let compute: boolean;
-            if (step === 1 || step === total || change === null || change === undefined) {
+            if (step === 1 || step === total || change === null) {
               compute = true;
               accumulated = 0;
             } else {

@@ -57,6 +57,28 @@ describe('composed policies', () => {
     expect(computedBy(trace, 0).length).toBeLessThan(STEPS);
   });
 
+  it('per-branch TeaCache with CFG-Cache: the unconditional group keeps its accumulator through the steps it is predicted', () => {
+    const { trace } = generateSmall('teacache-fast/branch+fastercache-cfg');
+    const condOnly = (s: number) => s > 11 && s % 5 !== 0;
+    const uncond = trace.evaluations.filter((e) => e.rows![0] === 1);
+    expect(uncond.some((e) => condOnly(e.step))).toBe(false);
+    // the published rule over the steps the unconditional row ran, its accumulator untouched in between
+    const changes = new Map(uncond.map((e) => [e.step, e.distance]));
+    let acc = 0;
+    const expected: number[] = [];
+    for (let s = 1; s <= STEPS; s++) {
+      if (condOnly(s)) continue;
+      if (s === 1 || s === STEPS) [acc] = [0, expected.push(s)];
+      else if ((acc += polyval(TEACACHE_OPEN_SORA_COEFFICIENTS, changes.get(s)!)) >= 0.2) [acc] = [0, expected.push(s)];
+    }
+    expect(computedBy(trace, 1)).toEqual(expected);
+    for (const d of trace.decisions) if (condOnly(d.step)) expect(d.rows[1]).toBe('predicted');
+  });
+
+  it('AdaCache holds the stack residual and one probe slot', () => {
+    expect(generateSmall('adacache-fast').trace.cacheBreakdown).toEqual({ stack: rowTensorBytes(), probes: rowTensorBytes(), gates: 0, branches: 0, guidance: 0 });
+  });
+
   it('rejects compositions that are not a step-level policy with a branch-level one', () => {
     expect(() => generateSmall('pab+teacache-fast')).toThrow(/step must be a step-level policy/);
     expect(() => generateSmall('teacache-fast+magcache-slow')).toThrow(/branch must be a branch-level policy/);

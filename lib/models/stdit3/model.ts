@@ -326,7 +326,7 @@ export class STDiT3 {
       const slot = rowSlot(cache.gates, plan.gate.signal, signal, pick.size, R);
       const always = plan.gate.signal === 'modulated-input';
       const groups = plan.gate.groups.map((g) => pick.within(g));
-      const changes = groups.map((g) => (g ? measure(slot, signal, pick, g, 'l1', always) : null));
+      const changes = groups.map((g) => (g ? measure(slot, signal, pick, g, 'l1', always) : undefined));
       const decided = plan.gate.decide(changes);
       if (decided.length !== groups.length) throw new RangeError(`gate: decide() returned ${decided.length} decisions for ${groups.length} groups`);
       groups.forEach((g, i) => {
