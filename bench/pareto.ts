@@ -17,20 +17,11 @@ import { loadModel } from '../lib/models/stdit3/model.js';
 import { packageRoot } from '../lib/native/loader.js';
 import { runtime } from '../lib/runtime.js';
 import { markdownTable, writeResultsSection } from './harness.js';
+import { BENCH_PROMPTS } from './prompts.js';
 import { psnr, ssim } from './quality.js';
 
 const quick = process.argv.includes('--quick');
-const PROMPTS: [string, number, 'static' | 'slow' | 'fast'][] = [
-  ['a red circle resting on night', 1, 'static'],
-  ['a white square resting on desert', 2, 'static'],
-  ['a blue circle resting on forest', 3, 'static'],
-  ['a yellow square moving left slowly on night', 4, 'slow'],
-  ['a red square moving up slowly on forest', 5, 'slow'],
-  ['a white circle moving right quickly on desert', 6, 'fast'],
-  ['a blue square moving down quickly on night', 7, 'fast'],
-  ['a yellow circle moving left quickly on forest', 8, 'fast'],
-];
-const prompts = quick ? PROMPTS.slice(0, 3) : PROMPTS;
+const prompts = quick ? BENCH_PROMPTS.slice(0, 3) : BENCH_PROMPTS;
 const model = loadModel(join(packageRoot(), 'lib', 'models', 'stdit3-tiny'));
 const steps = model.config.scheduler.numSamplingSteps;
 const depth = model.config.depth;
