@@ -9,9 +9,10 @@
 // and as the columns of V^T (the A operand of O^T = V^T P^T). Per block of 16 queries, Q^T is
 // packed as bf16 pairs (the B operand), then for each block of 64 keys:
 //   1. S^T tiles (16 keys x 16 queries), four at once, accumulate over head_dim and are stored;
-//   2. the online softmax in fp32 vectors: p = exp2(scale·log2e·s − m), where the reference max
-//      m moves only when a block's max exceeds it by more than 2^8 (out is rescaled then): p stays
-//      below 256, and O^T stays in memory untouched for most blocks;
+//   2. the online softmax in fp32 vectors, in one pass over the scores: p = exp2(scale·log2e·s −
+//      m), where the reference max m moves only when a block's max exceeds it by more than 2^8
+//      (out is rescaled and the block's weights made again then): p stays below 256, and O^T
+//      stays untouched for most blocks; the tiles meanwhile multiply the next block's scores;
 //   3. p as bf16 pairs along keys (the B operand P^T), and O^T tiles (16 head_dim rows x 16
 //      queries), four at once, are loaded, accumulated over the block's keys and stored back.
 // Out rows are O^T transposed and divided by the sum, rounded once to f32 or bf16. Tiles 0-3 are
@@ -47,7 +48,7 @@ struct AmxWorkspace {
   uint16_t* k = nullptr;   // [cap][dp] bf16
   uint16_t* vt = nullptr;  // [dv][cap] bf16
   int64_t* idx = nullptr;  // positions over [prefix ; current]
-  float* s = nullptr;      // [kKeyBlock][16] scores^T
+  float* s = nullptr;      // 2 x [kKeyBlock][16] scores^T (the block in softmax, the next)
   uint32_t* pt = nullptr;  // [kKeyBlock / 2][16] bf16 pairs of weights
   float* o = nullptr;      // [dv][16] out^T
   uint32_t* qt = nullptr;  // [dp / 2][16] bf16 pairs of queries
@@ -55,7 +56,7 @@ struct AmxWorkspace {
 
   AmxWorkspace(const AmxPlan& p, int64_t keys)
       : cap((keys + 31) / 32 * 32),
-        memory(cap * p.dp * 2 + p.dv * cap * 2 + cap * 8 + kKeyBlock * 16 * 4 + kKeyBlock * 8 * 4 +
+        memory(cap * p.dp * 2 + p.dv * cap * 2 + cap * 8 + 2 * kKeyBlock * 16 * 4 + kKeyBlock * 8 * 4 +
                p.dv * 16 * 4 + p.dp * 8 * 4 + 7 * 64) {
     char* at = memory.p;
     const auto take = [&](int64_t bytes) {
@@ -66,7 +67,7 @@ struct AmxWorkspace {
     k = reinterpret_cast<uint16_t*>(take(cap * p.dp * 2));
     vt = reinterpret_cast<uint16_t*>(take(p.dv * cap * 2));
     idx = reinterpret_cast<int64_t*>(take(cap * 8));
-    s = reinterpret_cast<float*>(take(kKeyBlock * 16 * 4));
+    s = reinterpret_cast<float*>(take(2 * kKeyBlock * 16 * 4));
     pt = reinterpret_cast<uint32_t*>(take(kKeyBlock * 8 * 4));
     o = reinterpret_cast<float*>(take(p.dv * 16 * 4));
     qt = reinterpret_cast<uint32_t*>(take(p.dp * 8 * 4));
@@ -179,8 +180,9 @@ inline __m512i pair_rows(__m512 even, __m512 odd) {
     _tile_dpbf16ps(acc, a_tile, 6);           \
   } while (0)
 
-// s[t] (16 keys x 16 queries, t < n <= 4) = K rows [16 t, 16 t + 16) x Q^T, over dk_tiles.
-void score_tiles(const uint16_t* k, int64_t dp, const uint32_t* qt, int64_t dk_tiles, int n, float* s) {
+// Accumulator t (16 keys x 16 queries, t < n <= 4) = K rows [16 t, 16 t + 16) x Q^T, over
+// dk_tiles; the products are left running (store_scores waits for them).
+void issue_scores(const uint16_t* k, int64_t dp, const uint32_t* qt, int64_t dk_tiles, int n) {
   _tile_zero(0);
   _tile_zero(1);
   _tile_zero(2);
@@ -193,6 +195,9 @@ void score_tiles(const uint16_t* k, int64_t dp, const uint32_t* qt, int64_t dk_t
     if (n > 2) DC_TILE_MULTIPLY(2, 4, a + 32 * dp, dp);
     if (n > 3) DC_TILE_MULTIPLY(3, 5, a + 48 * dp, dp);
   }
+}
+
+void store_scores(int n, float* s) {
   _tile_stored(0, s, 64);
   if (n > 1) _tile_stored(1, s + 256, 64);
   if (n > 2) _tile_stored(2, s + 512, 64);
@@ -222,7 +227,68 @@ void value_tiles(float* o, const uint16_t* vt, int64_t ld, const uint32_t* pt, i
 
 #undef DC_TILE_MULTIPLY
 
-// Queries [q0, q0 + nq) of (b, h) over the n gathered keys.
+// The online softmax state of a query block: per lane, the reference max m (scaled, log2 units)
+// and the sum l of the weights.
+struct SoftmaxState {
+  __m512 m = _mm512_set1_ps(-INFINITY);
+  __m512 l = _mm512_setzero_ps();
+};
+
+// Weights of the rows [0, 32 · pair_tiles) of the scores s (rows at or past nb, and the keys a
+// causal query may not see, are hidden) as bf16 pairs into pt, their sum added to st.l; m only
+// moves when the block's max passes it by kRescaleAbove, and then out^T (dv rows) and l are
+// rescaled and the weights recomputed. `first` blocks take their max before any weight.
+void softmax_block(const AmxPlan& ap, const float* s, int64_t nb, int64_t pair_tiles, const int64_t* idx,
+                   int64_t q0, bool first, SoftmaxState& st, AmxWorkspace& ws) {
+  const Plan& p = ap.base;
+  const bool causal = p.a->causal;
+  const __m512 c = _mm512_set1_ps(ap.c);
+  const auto row = [&](int64_t r) {
+    if (r >= nb) return _mm512_set1_ps(-INFINITY);
+    __m512 x = _mm512_load_ps(s + r * 16);
+    if (causal) {
+      const int64_t hidden = idx[r] - p.shift - q0;  // lanes below it cannot see key r
+      if (hidden > 0) x = V::hide_below(x, hidden < 16 ? int(hidden) : 16);
+    }
+    return x;
+  };
+  const auto rescale = [&](__m512 block_max) {
+    const __m512 scaled = _mm512_mul_ps(block_max, c);
+    const __mmask16 moves = _mm512_cmp_ps_mask(scaled, _mm512_add_ps(st.m, _mm512_set1_ps(kRescaleAbove)), _CMP_GT_OQ);
+    if (!moves) return false;
+    const __m512 m_new = _mm512_mask_mov_ps(st.m, moves, scaled);
+    // exp2(-inf - x) = 0 for lanes that saw nothing before (their sums are still 0).
+    const __m512 corr = V::exp2(_mm512_sub_ps(st.m, _mm512_max_ps(m_new, _mm512_set1_ps(-FLT_MAX))));
+    st.l = _mm512_mul_ps(st.l, corr);
+    for (int64_t d = 0; d < ap.dv; ++d) _mm512_store_ps(ws.o + d * 16, _mm512_mul_ps(_mm512_load_ps(ws.o + d * 16), corr));
+    st.m = m_new;
+    return true;
+  };
+  if (first) {
+    __m512 block_max = _mm512_set1_ps(-INFINITY);
+    for (int64_t r = 0; r < nb; ++r) block_max = _mm512_max_ps(block_max, row(r));
+    rescale(block_max);
+  }
+  for (;;) {
+    const __m512 m_sub = _mm512_max_ps(st.m, _mm512_set1_ps(-FLT_MAX));
+    __m512 sum = _mm512_setzero_ps(), block_max = _mm512_set1_ps(-INFINITY);
+    for (int64_t r2 = 0; r2 < pair_tiles * 16; ++r2) {
+      const __m512 s0 = row(2 * r2), s1 = row(2 * r2 + 1);
+      block_max = _mm512_max_ps(block_max, _mm512_max_ps(s0, s1));
+      const __m512 e0 = exp2_weights(_mm512_fmsub_ps(s0, c, m_sub));
+      const __m512 e1 = exp2_weights(_mm512_fmsub_ps(s1, c, m_sub));
+      sum = _mm512_add_ps(sum, _mm512_add_ps(e0, e1));
+      _mm512_store_si512(ws.pt + r2 * 16, pair_rows(e0, e1));
+    }
+    if (!rescale(block_max)) {  // weights made with the final m
+      st.l = _mm512_add_ps(st.l, sum);
+      return;
+    }
+  }
+}
+
+// Queries [q0, q0 + nq) of (b, h) over the n gathered keys. Software-pipelined: the scores of
+// block j + 1 are multiplied on the tiles while the softmax of block j runs on the vector units.
 void attend_block(const AmxPlan& ap, int64_t b, int64_t h, int64_t q0, int nq, int64_t n,
                   AmxWorkspace& ws) {
   const Plan& p = ap.base;
@@ -235,48 +301,31 @@ void attend_block(const AmxPlan& ap, int64_t b, int64_t h, int64_t q0, int nq, i
     while (visible > 0 && ws.idx[visible - 1] > last) --visible;
   }
   std::memset(ws.o, 0, size_t(ap.dv) * 16 * 4);
-  __m512 m = _mm512_set1_ps(-INFINITY), l = _mm512_setzero_ps();
-  const __m512 c = _mm512_set1_ps(ap.c);
+  SoftmaxState st;
   const int64_t dk_tiles = ap.dp / kTileK, d_tiles = ap.dv / kTile;
-  for (int64_t k0 = 0; k0 < visible; k0 += kKeyBlock) {
+  const int64_t blocks = (visible + kKeyBlock - 1) / kKeyBlock;
+  const auto key_tiles = [&](int64_t j) {
+    const int64_t nb = visible - j * kKeyBlock < kKeyBlock ? visible - j * kKeyBlock : kKeyBlock;
+    return int((nb + 15) / 16);
+  };
+  if (blocks > 0) {
+    issue_scores(ws.k, ap.dp, ws.qt, dk_tiles, key_tiles(0));
+    store_scores(key_tiles(0), ws.s);
+  }
+  for (int64_t j = 0; j < blocks; ++j) {
+    const int64_t k0 = j * kKeyBlock;
     const int64_t nb = visible - k0 < kKeyBlock ? visible - k0 : kKeyBlock;
-    const int64_t key_tiles = (nb + 15) / 16, pair_tiles = (nb + 31) / 32;
-    // 1. S^T = K Q^T, 16 keys per accumulator.
-    score_tiles(ws.k + k0 * ap.dp, ap.dp, ws.qt, dk_tiles, int(key_tiles), ws.s);
-    // 2. Hidden scores (past the block, causal) to -inf, the block's max per query.
-    __m512 block_max = _mm512_set1_ps(-INFINITY);
-    for (int64_t r = 0; r < pair_tiles * 32; ++r) {
-      __m512 s = r < nb ? _mm512_load_ps(ws.s + r * 16) : _mm512_set1_ps(-INFINITY);
-      if (a.causal && r < nb) {
-        const int64_t first = ws.idx[k0 + r] - p.shift - q0;  // lanes below it cannot see the key
-        if (first > 0) s = V::hide_below(s, first < 16 ? int(first) : 16);
-      }
-      _mm512_store_ps(ws.s + r * 16, s);
-      block_max = _mm512_max_ps(block_max, s);
-    }
-    // A lane's reference max moves when the block's scaled max passes it by kRescaleAbove.
-    const __m512 scaled_max = _mm512_mul_ps(block_max, c);
-    const __mmask16 moves = _mm512_cmp_ps_mask(scaled_max, _mm512_add_ps(m, _mm512_set1_ps(kRescaleAbove)), _CMP_GT_OQ);
-    if (moves) {
-      const __m512 m_new = _mm512_mask_mov_ps(m, moves, scaled_max);
-      // exp2(-inf - x) = 0 for lanes that saw nothing before (their sums are still 0).
-      const __m512 corr = V::exp2(_mm512_sub_ps(m, _mm512_max_ps(m_new, _mm512_set1_ps(-FLT_MAX))));
-      l = _mm512_mul_ps(l, corr);
-      for (int64_t d = 0; d < ap.dv; ++d) _mm512_store_ps(ws.o + d * 16, _mm512_mul_ps(_mm512_load_ps(ws.o + d * 16), corr));
-      m = m_new;
-    }
-    const __m512 m_sub = _mm512_max_ps(m, _mm512_set1_ps(-FLT_MAX));
-    for (int64_t r2 = 0; r2 < pair_tiles * 16; ++r2) {
-      const __m512 e0 = exp2_weights(_mm512_fmsub_ps(_mm512_load_ps(ws.s + (2 * r2) * 16), c, m_sub));
-      const __m512 e1 = exp2_weights(_mm512_fmsub_ps(_mm512_load_ps(ws.s + (2 * r2 + 1) * 16), c, m_sub));
-      l = _mm512_add_ps(l, _mm512_add_ps(e0, e1));
-      _mm512_store_si512(ws.pt + r2 * 16, pair_rows(e0, e1));
-    }
-    // 3. O^T += V^T P^T, 16 head_dim rows per accumulator.
+    const int64_t pair_tiles = (nb + 31) / 32;
+    float* s = ws.s + (j % 2) * kKeyBlock * 16;
+    if (j + 1 < blocks) issue_scores(ws.k + (k0 + kKeyBlock) * ap.dp, ap.dp, ws.qt, dk_tiles, key_tiles(j + 1));
+    softmax_block(ap, s, nb, pair_tiles, ws.idx + k0, q0, j == 0, st, ws);
+    if (j + 1 < blocks) store_scores(key_tiles(j + 1), ws.s + ((j + 1) % 2) * kKeyBlock * 16);
+    // O^T += V^T P^T, 16 head_dim rows per accumulator.
     for (int64_t dt = 0; dt < d_tiles; dt += 4)
       value_tiles(ws.o + dt * 256, ws.vt + dt * 16 * ws.cap + k0, ws.cap, ws.pt, int(pair_tiles),
                   int(d_tiles - dt < 4 ? d_tiles - dt : 4));
   }
+  const __m512 l = st.l;
   // Out rows: O^T transposed 16 x 16 at a time, divided by the sums (0 with no visible key).
   const __m512 inv = V::inv_or_zero(l);
   alignas(64) float inv_lanes[16];
