@@ -1,11 +1,15 @@
 /*
  * The thread pool where threads cannot be had, and DITCACHE_THREADS. Each case runs in a child
  * process of its own (the pool is created once per process, on first use): the test re-executes
- * itself with the case's environment and, for the failing cases, an RLIMIT_STACK so large that
- * the C library cannot map any thread stack, so every pthread_create fails. Nothing may abort
- * or hang (each child has an alarm), and dc_get_num_threads() must tell the truth.
+ * itself with the case's environment. Where no thread may start, an RLIMIT_STACK so large that
+ * the C library cannot map any thread stack makes every pthread_create fail. Where only some may
+ * start, thread stacks of 256 MiB and an address-space limit with room for two of them make the
+ * third fail while two run (the case a pool or a benchmark must unwind without destroying running
+ * threads). Nothing may abort or hang (each child has an alarm), and dc_get_num_threads() must
+ * tell the truth: it is compared with the threads the process really has.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +51,46 @@ static void gemm_runs(void) {
   dc_tensor_release(to);
 }
 
+/* Threads of this process, from /proc/self/task (the caller's included). */
+static int live_threads(void) {
+  DIR* dir = opendir("/proc/self/task");
+  struct dirent* e;
+  int n = 0;
+  if (!dir) return -1;
+  while ((e = readdir(dir)) != NULL) n += e->d_name[0] != '.';
+  closedir(dir);
+  return n;
+}
+
+/* ASan maps its own memory as it goes, which an address-space limit would starve: the case of
+ * some threads is left to the build without it. */
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+
+#ifndef UNDER_ASAN
+/* Room for `stacks` more thread stacks of `stack_bytes` in this process's address space, and not
+ * for one more. */
+static int limit_address_space(double stacks, unsigned long stack_bytes) {
+  unsigned long pages = 0;
+  struct rlimit lim;
+  FILE* f = fopen("/proc/self/statm", "r");
+  if (!f) return -1;
+  if (fscanf(f, "%lu", &pages) != 1) pages = 0;
+  fclose(f);
+  if (!pages) return -1;
+  lim.rlim_cur = lim.rlim_max =
+      (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + (rlim_t)(stacks * (double)stack_bytes);
+  return setrlimit(RLIMIT_AS, &lim);
+}
+#endif
+
+#define SOME_STACK_BYTES (256ul << 20)
+
 /* ----------------------------------------------------------------------- the child's cases */
 
 static int child(const char* which) {
@@ -66,6 +110,34 @@ static int child(const char* which) {
     CHECK(dc_cpu_fma_peak(3, 0.01, &gflops) == DC_ERR_UNAVAILABLE);
     CHECK(strstr(dc_last_error(), "could start only 1 of 3 threads") != NULL);
     CHECK(dc_cpu_fma_peak(1, 0.01, &gflops) == DC_OK && gflops > 0);
+  } else if (strcmp(which, "no-threads-backend") == 0) {
+    /* The backend query is the first call: it creates the pool (its name counts the threads). */
+    dc_backend_info info;
+    CHECK(dc_backend_get(0, &info) == DC_OK);
+    CHECK(strstr(info.name, " 1 threads)") != NULL);
+    CHECK(dc_get_num_threads() == 1 && live_threads() == 1);
+  } else if (strcmp(which, "some-threads") == 0) {
+#ifndef UNDER_ASAN
+    int n;
+    CHECK(limit_address_space(2.5, SOME_STACK_BYTES) == 0);
+    /* DITCACHE_THREADS=8: two workers start, the third cannot. */
+    n = dc_get_num_threads();
+    CHECK(n > 1 && n < 8);
+    CHECK(n == live_threads());
+    gemm_runs();
+    CHECK(dc_set_num_threads(1) == DC_OK);
+    CHECK(dc_get_num_threads() == 1 && live_threads() == 1);
+    /* The benchmark starts its own threads: it too stops at the third, joins the two it has. */
+    CHECK(dc_cpu_fma_peak(8, 0.01, &gflops) == DC_ERR_UNAVAILABLE);
+    CHECK(strstr(dc_last_error(), "could start only") != NULL);
+    CHECK(live_threads() == 1);
+    CHECK(dc_set_num_threads(8) == DC_ERR_UNAVAILABLE);
+    CHECK(strstr(dc_last_error(), "could start only") != NULL);
+    n = dc_get_num_threads();
+    CHECK(n > 1 && n < 8);
+    CHECK(n == live_threads());
+    gemm_runs(); /* the pool does not wait for the workers it could not start */
+#endif
   } else if (strcmp(which, "env-3") == 0) {
     CHECK(dc_get_num_threads() == 3);
     gemm_runs();
@@ -78,14 +150,15 @@ static int child(const char* which) {
 
 /* ----------------------------------------------------------------------- the parent */
 
-static void run_case(const char* self, const char* which, const char* threads, int no_stacks) {
+/* stack_bytes: the RLIMIT_STACK of the child, from which the C library takes the default size
+ * of thread stacks (read once, at start-up); 0 leaves it as it is. */
+static void run_case(const char* self, const char* which, const char* threads, rlim_t stack_bytes) {
   pid_t pid = fork();
   int status = 0;
   if (pid == 0) {
-    if (no_stacks) {
-      /* Thread stacks default to RLIMIT_STACK: 1 TiB cannot be mapped. */
+    if (stack_bytes) {
       struct rlimit lim;
-      lim.rlim_cur = lim.rlim_max = (rlim_t)1 << 40;
+      lim.rlim_cur = lim.rlim_max = stack_bytes;
       if (setrlimit(RLIMIT_STACK, &lim) != 0) _exit(3);
     }
     setenv("DITCACHE_THREADS", threads, 1);
@@ -110,13 +183,15 @@ static void run_case(const char* self, const char* which, const char* threads, i
 
 int main(int argc, char** argv) {
   if (argc > 1) return child(argv[1]);
-  run_case(argv[0], "no-threads", "3", 1);
+  run_case(argv[0], "no-threads", "3", (rlim_t)1 << 40); /* 1 TiB stacks cannot be mapped */
+  run_case(argv[0], "no-threads-backend", "3", (rlim_t)1 << 40);
+  run_case(argv[0], "some-threads", "8", SOME_STACK_BYTES);
   run_case(argv[0], "env-3", "3", 0);
   run_case(argv[0], "env-ignored", "100000", 0);
   run_case(argv[0], "env-ignored", "99999999999999999999", 0);
   run_case(argv[0], "env-ignored", "0", 0);
   run_case(argv[0], "env-ignored", "-2", 0);
   run_case(argv[0], "env-ignored", "4x", 0);
-  printf("threads_test: 7 cases, %d failed\n", g_failures);
+  printf("threads_test: 9 cases, %d failed\n", g_failures);
   return g_failures ? EXIT_FAILURE : EXIT_SUCCESS;
 }
