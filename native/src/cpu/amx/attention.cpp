@@ -52,12 +52,13 @@ struct AmxWorkspace {
   uint32_t* pt = nullptr;  // [kKeyBlock / 2][16] bf16 pairs of weights
   float* o = nullptr;      // [dv][16] out^T
   uint32_t* qt = nullptr;  // [dp / 2][16] bf16 pairs of queries
+  uint16_t* qrow = nullptr;  // [16][dp] the block's query rows, rotated and zero-padded
   HeapArray<char> memory;
 
   AmxWorkspace(const AmxPlan& p, int64_t keys)
       : cap((keys + 31) / 32 * 32),
         memory(cap * p.dp * 2 + p.dv * cap * 2 + cap * 8 + 2 * kKeyBlock * 16 * 4 + kKeyBlock * 8 * 4 +
-               p.dv * 16 * 4 + p.dp * 8 * 4 + 7 * 64) {
+               p.dv * 16 * 4 + p.dp * 8 * 4 + 16 * p.dp * 2 + 8 * 64) {
     char* at = memory.p;
     const auto take = [&](int64_t bytes) {
       char* r = reinterpret_cast<char*>((reinterpret_cast<uintptr_t>(at) + 63) & ~uintptr_t(63));
@@ -71,6 +72,7 @@ struct AmxWorkspace {
     pt = reinterpret_cast<uint32_t*>(take(kKeyBlock * 8 * 4));
     o = reinterpret_cast<float*>(take(p.dv * 16 * 4));
     qt = reinterpret_cast<uint32_t*>(take(p.dp * 8 * 4));
+    qrow = reinterpret_cast<uint16_t*>(take(16 * p.dp * 2));
   }
 };
 
@@ -125,29 +127,38 @@ int64_t gather(const AmxPlan& ap, int64_t b, int64_t h, int64_t end, AmxWorkspac
   return n;
 }
 
-// Q^T of queries [q0, q0 + nq) of (b, h) as bf16 pairs along head_dim, lanes past nq zero.
+// Q^T of queries [q0, q0 + nq) of (b, h) as bf16 pairs along head_dim, lanes past nq zero: the
+// query rows (rotated and rounded once when there is RoPE) seen as 32-bit pairs, transposed 16 x
+// 16 pairs at a time.
 void pack_queries(const AmxPlan& ap, int64_t b, int64_t h, int64_t q0, int nq, AmxWorkspace& ws) {
   const Plan& p = ap.base;
   const AttentionArgs& a = *p.a;
-  const int64_t D = a.D;
-  std::memset(ws.qt, 0, size_t(ap.dp / 2) * 16 * 4);
-  float x[kMaxHeadDim];
+  const int64_t D = a.D, pairs = ap.dp / 2;
+  const uint32_t* rows[16];
   for (int i = 0; i < nq; ++i) {
     const uint16_t* qr = static_cast<const uint16_t*>(row_at(a.q, a.q_stride, 2, b, h, q0 + i));
-    for (int64_t d = 0; d < D; ++d) x[d] = bf16_to_f32(qr[d]);
+    uint16_t* rotated = ws.qrow + i * ap.dp;
     if (p.rope_q) {
       const float* cs = p.rope_q + (q0 + i) * 2 * p.row;
       const float* sn = cs + p.row;
       for (int64_t t = 0; t < D / 2; ++t) {
-        const float x0 = x[2 * t], x1 = x[2 * t + 1];
-        x[2 * t] = x0 * cs[2 * t] - x1 * sn[2 * t + 1];
-        x[2 * t + 1] = x1 * cs[2 * t] + x0 * sn[2 * t + 1];
+        const float x0 = bf16_to_f32(qr[2 * t]), x1 = bf16_to_f32(qr[2 * t + 1]);
+        rotated[2 * t] = f32_to_bf16(x0 * cs[2 * t] - x1 * sn[2 * t + 1]);
+        rotated[2 * t + 1] = f32_to_bf16(x1 * cs[2 * t] + x0 * sn[2 * t + 1]);
       }
+    } else {
+      std::memcpy(rotated, qr, size_t(D) * 2);
     }
-    for (int64_t d = 0; d < D; ++d) {
-      uint32_t& pair = ws.qt[(d / 2) * 16 + i];
-      pair |= uint32_t(f32_to_bf16(x[d])) << (d % 2 ? 16 : 0);
-    }
+    std::memset(rotated + D, 0, size_t(ap.dp - D) * 2);
+    rows[i] = reinterpret_cast<const uint32_t*>(rotated);
+  }
+  for (int64_t c = 0; c < pairs; c += 16) {
+    const int count = pairs - c < 16 ? int(pairs - c) : 16;
+    __m512 r[16];
+    for (int i = 0; i < 16; ++i)
+      r[i] = i < nq ? _mm512_castsi512_ps(_mm512_maskz_loadu_epi32(__mmask16((1u << count) - 1), rows[i] + c)) : _mm512_setzero_ps();
+    V::transpose(r);  // r[t]: pair c + t of the 16 queries
+    for (int t = 0; t < count; ++t) _mm512_store_ps(reinterpret_cast<float*>(ws.qt + (c + t) * 16), r[t]);
   }
 }
 
@@ -260,7 +271,9 @@ void softmax_block(const AmxPlan& ap, const float* s, int64_t nb, int64_t pair_t
     // exp2(-inf - x) = 0 for lanes that saw nothing before (their sums are still 0).
     const __m512 corr = V::exp2(_mm512_sub_ps(st.m, _mm512_max_ps(m_new, _mm512_set1_ps(-FLT_MAX))));
     st.l = _mm512_mul_ps(st.l, corr);
-    for (int64_t d = 0; d < ap.dv; ++d) _mm512_store_ps(ws.o + d * 16, _mm512_mul_ps(_mm512_load_ps(ws.o + d * 16), corr));
+    if (!first) {  // before the first block's products out^T is still zero
+      for (int64_t d = 0; d < ap.dv; ++d) _mm512_store_ps(ws.o + d * 16, _mm512_mul_ps(_mm512_load_ps(ws.o + d * 16), corr));
+    }
     st.m = m_new;
     return true;
   };

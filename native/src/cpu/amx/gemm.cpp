@@ -7,9 +7,9 @@
 // else from a bf16 copy of the block's rows) and two B tiles (6-7: 16 bf16 pairs x 16 columns,
 // exactly 1 KiB of a weight panel, gemm_panels.h). Every loaded tile feeds two products, so the
 // tile loads must come from L1 and L2 at the rate of the products: K is taken in chunks whose
-// piece of a panel pair (16 KiB) stays in L1, beside the 32 KiB of accumulators, while the rows of a row block (in L2) stream past
-// it, the accumulators going to L1 between chunks. Every 32-column block of W is read once per
-// row block.
+// piece of a panel pair (16 KiB) stays in L1, beside the 32 KiB of accumulators, while the rows
+// of a row block (in L2) stream past it, the accumulators going to L1 between chunks. Every
+// 32-column block of W is read once per row block.
 #include <cstring>
 
 #include "../impl/gemm_avx512.h"
@@ -155,6 +155,8 @@ void gemm_bf16(const GemmArgs& g) {
                 a_stride = g.lda;
               }
               float* c = acc + ir * kBlock * kBlock;
+              // The epilogue's out (and residual) lines, asked for while the last chunk multiplies.
+              if (kc == chunks - 1) prefetch_tile_outputs(g, m0, block_rows, n0, cols);
               tile_block_any(block_rows > kTile ? 2 : 1, cols > kTile ? 2 : 1, a + t0 * kTileK, a_stride,
                              b0 + t0 * kTile * kTile, b1 + t0 * kTile * kTile, t1 - t0, c, kc > 0);
               if (kc == chunks - 1) epilogue(g, c, kBlock, m0, block_rows, n0, cols);
