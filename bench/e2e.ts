@@ -13,6 +13,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import type { PresetName } from '../lib/cache/index.js';
 import { generateSync } from '../lib/generate.js';
 import { SafetensorsReader } from '../lib/io/safetensors.js';
 import { loadModel, type STDiT3 } from '../lib/models/stdit3/model.js';
@@ -56,7 +57,7 @@ for (let i = 0; i < (quick ? 5 : 20); i++) {
 const nativeMs = [...kinds.values()].reduce((a, b) => a + b, 0);
 kinds.set('outside native code', profiledTotal - nativeMs);
 
-const run = (cache: string) => {
+const run = (cache: PresetName) => {
   const t0 = performance.now();
   const r = generateSync(model, { prompt, seed: 3, cache });
   const ms = performance.now() - t0;

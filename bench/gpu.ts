@@ -10,7 +10,8 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 
 import { markdownTable, median, writeResultsSection } from './harness.js';
-import { empty, ops, runtime, tensor, type Tensor } from '../lib/index.js';
+import { timed } from '../lib/bench.js';
+import { empty, runtime, tensor, type Tensor } from '../lib/index.js';
 import { binding, packageRoot } from '../lib/native/loader.js';
 
 type Dtype = 'f32' | 'f16' | 'bf16';
@@ -80,13 +81,13 @@ function measure(c: Case, runs: number, samples: number): number {
     const [q, k, v] = [1, 2, 3].map((seed) => random(shape, c.dtype, seed)) as [Tensor, Tensor, Tensor];
     const out = empty(shape, { device: 'cuda', dtype: c.dtype });
     operands = [q, k, v, out];
-    call = (repeat) => ops.timed.attention(repeat, q, k, v, { out });
+    call = (repeat) => timed.attention(repeat, q, k, v, { out });
   } else {
     const a = random([c.M, c.K], c.dtype, 4);
     const w = random([c.N, c.K], c.dtype, 5);
     const out = empty([c.M, c.N], { device: 'cuda', dtype: c.dtype });
     operands = [a, w, out];
-    call = (repeat) => ops.timed.gemm(repeat, a, w, { out });
+    call = (repeat) => timed.gemm(repeat, a, w, { out });
   }
   call(1);
   binding().synchronize(CUDA);

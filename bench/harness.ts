@@ -6,7 +6,7 @@ import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { runtime } from '../lib/index.js';
+import { fmaPeak } from '../lib/bench.js';
 
 /** One line of a benchmark table. */
 export interface BenchRow {
@@ -98,7 +98,7 @@ export function markdownTable(header: string[], rows: (string | number)[][]): st
  * chains timed in native code (dc_cpu_fma_peak), best of a few trials within `seconds`.
  */
 export function calibratePeak(threads: number, seconds = 1): number {
-  return runtime.fmaPeak(threads, seconds);
+  return fmaPeak(threads, seconds);
 }
 
 /**

@@ -24,7 +24,7 @@ const mib = (b: number) => (b / 2 ** 20).toFixed(1);
 let baseline = { rss: 0, pool: runtime.memoryStats() };
 const started = performance.now();
 for (let i = 0; i < count; i++) {
-  const options = { prompt: prompts[i % prompts.length]!, seed: i, steps: 30, cache: i % 2 ? 'adacache-fast' : 'adacache-fast-moreg' };
+  const options = { prompt: prompts[i % prompts.length]!, seed: i, steps: 30, cache: i % 2 ? ('adacache-fast' as const) : ('adacache-fast-moreg' as const) };
   const { latent } = useWorker ? await generate(model, options) : generateSync(model, options);
   latent.dispose();
   // As an application does between requests: the event loop turns, and Node-API finalizers of the

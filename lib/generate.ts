@@ -1,7 +1,9 @@
 // Text-to-video generation: caption → CFG batch → rectified-flow sampling with a caching policy.
+import { resolve } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { pathToFileURL } from 'node:url';
 
-import { createPolicy, type CacheOption } from './cache/index.js';
+import { createPolicy, isPolicy, isPolicyModule, type CacheOption } from './cache/index.js';
 import type { Evaluation, StepDecision } from './cache/policy.js';
 import type { CaptionState, STDiT3 } from './models/stdit3/model.js';
 import { denoise, type DenoiseSummary, type StepInfo } from './sampling/denoise.js';
@@ -166,8 +168,8 @@ export function resolveGeneration(model: STDiT3, o: GenerateOptions): ResolvedGe
   };
 }
 
-/** The generation as a step generator: each next() runs one denoising step. */
-export function* generationSteps(model: STDiT3, o: GenerateOptions): Generator<StepInfo, GenerationResult, void> {
+/** The generation as a step generator on the calling thread: each next() runs one denoising step. */
+export function* generateStepsSync(model: STDiT3, o: GenerateOptions): Generator<StepInfo, GenerationResult, void> {
   const started = performance.now();
   const r = resolveGeneration(model, o);
   const policy = createPolicy(o.cache, r.steps, model.config.depth);
@@ -222,7 +224,7 @@ export function* generationSteps(model: STDiT3, o: GenerateOptions): Generator<S
 
 /** Runs a generation on the calling thread. */
 export function generateSync(model: STDiT3, options: GenerateOptions): GenerationResult {
-  const it = generationSteps(model, options);
+  const it = generateStepsSync(model, options);
   for (;;) {
     const r = it.next();
     if (r.done) return r.value;
@@ -232,12 +234,13 @@ export function generateSync(model: STDiT3, options: GenerateOptions): Generatio
 
 /**
  * The generation as an async iterator of steps, run on a worker thread: the caller's event loop
- * never waits on a step. A custom CachePolicy object (code, which cannot cross threads) runs on
- * the calling thread instead, one step per turn of the event loop.
+ * never waits on a step, a policy module ({ kind: 'module' }) included. A CachePolicy object (code,
+ * which cannot cross threads) runs with the steps on the calling thread instead, one step per turn
+ * of the event loop: each step then holds the loop for as long as it runs.
  */
 export async function* generateSteps(model: STDiT3, options: GenerateOptions): AsyncGenerator<StepInfo, GenerationResult, void> {
-  if (isPolicyObject(options.cache)) {
-    const it = generationSteps(model, options);
+  if (isPolicy(options.cache)) {
+    const it = generateStepsSync(model, options);
     for (;;) {
       await yieldToLoop();
       const r = it.next();
@@ -245,7 +248,7 @@ export async function* generateSteps(model: STDiT3, options: GenerateOptions): A
       yield r.value;
     }
   }
-  const r = yield* runInWorker(model, 'generate', { ...options }, options.signal);
+  const r = yield* runInWorker(model, 'generate', withPortableCache(options), options.signal);
   return { latent: r.latent, trace: r.trace as GenerationTrace };
 }
 
@@ -259,6 +262,13 @@ export async function generate(model: STDiT3, options: GenerateOptions): Promise
   }
 }
 
-function isPolicyObject(cache: CacheOption | undefined): boolean {
-  return typeof cache === 'object' && cache !== null && typeof (cache as { plan?: unknown }).plan === 'function';
+/**
+ * The options as the worker receives them: a policy module named by a path becomes a file: URL,
+ * since the worker imports it from its own location.
+ */
+export function withPortableCache(options: { cache?: CacheOption }): Record<string, unknown> {
+  const cache = options.cache;
+  if (!isPolicyModule(cache)) return { ...options };
+  const pathLike = /^(\.{1,2}[\\/]|[\\/]|[a-zA-Z]:[\\/])/.test(cache.module);
+  return { ...options, cache: { ...cache, module: pathLike ? pathToFileURL(resolve(cache.module)).href : cache.module } };
 }

@@ -5,11 +5,12 @@ export type { Activation, AttentionOptions, DistanceResult, GemmOptions, NormOpt
 export { runtime, ISAS, type Isa, type IsaState } from './runtime.js';
 
 export { loadModel, STDiT3, CaptionState, type ForwardInputs } from './models/stdit3/model.js';
+export { bundledModel, BUNDLED_MODELS, type BundledModelName } from './models/bundled.js';
 export { parseConfig, ConfigError, type STDiT3Config } from './models/stdit3/config.js';
 export { CheckpointError } from './models/stdit3/weights.js';
 export { Vocabulary, type Caption } from './text/vocabulary.js';
-export { generate, generateSync, generationSteps, vocabularyOf, type GenerateOptions, type GenerationResult, type GenerationTrace } from './generate.js';
-export { extend, extendSync, extensionSteps, type ExtendOptions, type ExtendResult, type KvCacheMode, type ChunkTrace } from './causal/extend.js';
+export { generate, generateSteps, generateSync, generateStepsSync, vocabularyOf, type GenerateOptions, type GenerationResult, type GenerationTrace } from './generate.js';
+export { extend, extendSteps, extendSync, extendStepsSync, type ExtendOptions, type ExtendResult, type KvCacheMode, type ChunkTrace } from './causal/extend.js';
 export { TemporalKvCache } from './causal/kv-cache.js';
 export type { StepInfo } from './sampling/denoise.js';
 export { gaussianNoise } from './sampling/noise.js';
@@ -31,6 +32,11 @@ export {
   presetSpec,
   PRESET_NAMES,
   ResidualCache,
+  type PresetName,
+  type AdaCachePresetName,
+  type PolicyModuleSpec,
+  type PolicyFactory,
+  type PolicyContext,
   type CacheOption,
   type CachePolicy,
   type CacheSpec,

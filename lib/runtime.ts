@@ -32,9 +32,4 @@ export const runtime = {
   setThreads: (n: number): void => binding().setThreads(n),
   memoryStats: (device: Device = 'cpu'): MemoryStats => binding().memoryStats(deviceCode(device)),
   memoryTrim: (device: Device = 'cpu'): void => binding().memoryTrim(deviceCode(device)),
-  /**
-   * Measured fp32 multiply-add roof in GFLOP/s of the active ISA: `threads` threads run
-   * independent FMA chains for about `seconds` (blocking). Kernel efficiencies are quoted against it.
-   */
-  fmaPeak: (threads: number = binding().threads(), seconds = 0.5): number => binding().fmaPeak(threads, seconds),
 };

@@ -10,6 +10,7 @@
 // $DITCACHE_TORCH_PYTHON (default python3) imports torch. bf16 rows take bf16 q/k/v and out.
 import { performance } from 'node:perf_hooks';
 
+import { timed } from '../../lib/bench.js';
 import { ops, tensor, type Tensor } from '../../lib/index.js';
 import { measure, median, type BenchContext, type BenchRow, type KernelSuite } from '../harness.js';
 import { torchRunner, type SdpaCase } from '../torch.js';
@@ -301,7 +302,7 @@ async function runShape(s: Shape, ctx: BenchContext, ort: Ort | undefined, torch
         : undefined;
     const rope = s.rope ? { freqs: keep(tensor(Float32Array.from({ length: D / 2 }, (_, i) => 1 / 10000 ** ((2 * i) / D)), [D / 2])) } : undefined;
     const options = { causal: s.causal, keyMask, rope, out };
-    const fused = (repeat: number) => ops.timed.attention(repeat, q, k, v, options);
+    const fused = (repeat: number) => timed.attention(repeat, q, k, v, options);
 
     // The unfused and onnxruntime references are fp32 pipelines: bf16 rows compare with PyTorch only.
     const references: [string, Timer][] = dtype === 'f32' ? [['unfused', unfused(s, q, k, v, keep)]] : [];

@@ -7,6 +7,7 @@
 // torch.nn.functional.linear (with bias) in the same dtype, timed in the same run by
 // bench/torch.ts when $DITCACHE_TORCH_PYTHON (default python3) imports torch; without it, and for
 // the tiny shapes, the portable build of the same kernel (GCC vector extensions, baseline SSE2).
+import * as bench from '../../lib/bench.js';
 import { ops, runtime, tensor, type Activation, type Tensor } from '../../lib/index.js';
 import { measure, median, type BenchContext, type BenchRow, type KernelSuite } from '../harness.js';
 import { torchRunner, type LinearCase } from '../torch.js';
@@ -61,7 +62,7 @@ function runShape(s: Shape, ctx: BenchContext, torch: { name: string; seconds: n
     const out = keep(tensor(random(s.M * N, 4), [s.M, N], { dtype: layer.gated ? 'f32' : s.dtype }));
     const gate = layer.gated ? keep(tensor(random(2 * N, 5), [2, N])) : undefined;
     const options = { bias, activation: layer.activation, gate, residual: gate ? out : undefined, out };
-    const timed = (repeat: number) => ops.timed.gemm(repeat, a, w, options);
+    const timed = (repeat: number) => bench.timed.gemm(repeat, a, w, options);
     const seconds = measure(timed, ctx.quick ? 0.5 : 2);
     let reference = torch?.name ?? 'portable';
     let referenceSeconds = torch?.seconds;

@@ -2,7 +2,8 @@
 // in native code next to a plain contiguous copy that moves the same number of bytes (half read,
 // half written) in the same run: referenceSeconds / seconds is the fraction of copy bandwidth an
 // op reaches. Bytes count every tensor read plus every tensor written once.
-import { empty, ops, tensor, type Tensor } from '../../lib/index.js';
+import { timed } from '../../lib/bench.js';
+import { empty, tensor, type Tensor } from '../../lib/index.js';
 import { binding } from '../../lib/native/loader.js';
 import { measure, type BenchContext, type BenchRow, type KernelSuite } from '../harness.js';
 
@@ -53,7 +54,7 @@ function rowCase(op: string, bytes: number, run: (x: Tensor, y: Tensor, out: Ten
 
 function cases(): Case[] {
   return [
-    rowCase('layerNorm', 2 * X, (x, _y, out, n) => ops.timed.layerNorm(n, x, { out })),
+    rowCase('layerNorm', 2 * X, (x, _y, out, n) => timed.layerNorm(n, x, { out })),
     {
       op: 'layerNorm+modulate (G=32)', // one row per frame: the x_mask path
       shape: ROWS,
@@ -62,7 +63,7 @@ function cases(): Case[] {
         const x = filled([R, C], 1);
         const [shift, scale] = [filled([32, C], 3), filled([32, C], 4)];
         const out = empty([R, C]);
-        return owning([x, shift, scale, out], (n) => ops.timed.layerNorm(n, x, { shift, scale, out }));
+        return owning([x, shift, scale, out], (n) => timed.layerNorm(n, x, { shift, scale, out }));
       },
     },
     {
@@ -76,8 +77,8 @@ function cases(): Case[] {
         const k = qkv.view([2, 4096, 16, 72], { offset: C, strides });
         const weight = filled([72], 6);
         return owning([qkv, q, k, weight], (n) => {
-          const tq = ops.timed.rmsNorm(n, q, { weight, out: q });
-          const tk = ops.timed.rmsNorm(n, k, { weight, out: k });
+          const tq = timed.rmsNorm(n, q, { weight, out: q });
+          const tk = timed.rmsNorm(n, k, { weight, out: k });
           return tq.map((t, i) => t + tk[i]!);
         });
       },
@@ -90,14 +91,14 @@ function cases(): Case[] {
         const x = filled([R, C], 1);
         const [shift, scale] = [filled([2, C], 3), filled([2, C], 4)]; // one row per sample
         const out = empty([R, C]);
-        return owning([x, shift, scale, out], (n) => ops.timed.modulate(n, x, shift, scale, { out }));
+        return owning([x, shift, scale, out], (n) => timed.modulate(n, x, shift, scale, { out }));
       },
     },
-    rowCase('gelu-tanh', 2 * X, (x, _y, out, n) => ops.timed.activate(n, x, 'gelu-tanh', { out })),
-    rowCase('silu', 2 * X, (x, _y, out, n) => ops.timed.activate(n, x, 'silu', { out })),
-    rowCase('add', 3 * X, (x, y, out, n) => ops.timed.add(n, x, y, { out })),
-    rowCase('add in place', 3 * X, (x, y, _out, n) => ops.timed.add(n, x, y, { out: x })),
-    rowCase('mul', 3 * X, (x, y, out, n) => ops.timed.mul(n, x, y, { out })),
+    rowCase('gelu-tanh', 2 * X, (x, _y, out, n) => timed.activate(n, x, 'gelu-tanh', { out })),
+    rowCase('silu', 2 * X, (x, _y, out, n) => timed.activate(n, x, 'silu', { out })),
+    rowCase('add', 3 * X, (x, y, out, n) => timed.add(n, x, y, { out })),
+    rowCase('add in place', 3 * X, (x, y, _out, n) => timed.add(n, x, y, { out: x })),
+    rowCase('mul', 3 * X, (x, y, out, n) => timed.mul(n, x, y, { out })),
     {
       op: 'axpby (grouped y, G=2)',
       shape: ROWS,
@@ -106,10 +107,10 @@ function cases(): Case[] {
         const x = filled([R, C], 1);
         const y = filled([2, C], 2);
         const out = empty([R, C]);
-        return owning([x, y, out], (n) => ops.timed.axpby(n, 0.5, x, 2, y, { out }));
+        return owning([x, y, out], (n) => timed.axpby(n, 0.5, x, 2, y, { out }));
       },
     },
-    rowCase('softmax', 2 * X, (x, _y, out, n) => ops.timed.softmax(n, x, { out })),
+    rowCase('softmax', 2 * X, (x, _y, out, n) => timed.softmax(n, x, { out })),
     {
       op: 'rope (temporal q view of qkv)',
       shape: '[2·256, 16, T=16, 72]',
@@ -120,12 +121,12 @@ function cases(): Case[] {
         const q = qkv.view([512, 16, 16, 72], { strides: [16 * 3 * C, 72, 3 * C, 1] });
         const freqs = tensor(Float32Array.from({ length: 36 }, (_, i) => 1 / 10000 ** (i / 36)), [36]);
         const out = empty([512, 16, 16, 72]);
-        return owning([qkv, q, freqs, out], (n) => ops.timed.rope(n, q, freqs, { pos0: 0, out }));
+        return owning([qkv, q, freqs, out], (n) => timed.rope(n, q, freqs, { pos0: 0, out }));
       },
     },
-    rowCase('residualDistance L1', 2 * X, (x, y, _out, n) => ops.timed.residualDistance(n, x, y, { norm: 'l1' })),
+    rowCase('residualDistance L1', 2 * X, (x, y, _out, n) => timed.residualDistance(n, x, y, { norm: 'l1' })),
     rowCase('residualDistance L2 + refresh', 3 * X, (x, y, _out, n) =>
-      ops.timed.residualDistance(n, x, y, { norm: 'l2', update: true }),
+      timed.residualDistance(n, x, y, { norm: 'l2', update: true }),
     ),
     {
       op: 'motionScore (strides 1, 2, 3)',
@@ -133,7 +134,7 @@ function cases(): Case[] {
       bytes: X,
       setup() {
         const r = filled([2, 16 * 256, C], 8);
-        return owning([r], (n) => ops.timed.motionScore(n, r, 16, [1, 2, 3]));
+        return owning([r], (n) => timed.motionScore(n, r, 16, [1, 2, 3]));
       },
     },
     {
@@ -143,7 +144,7 @@ function cases(): Case[] {
       setup() {
         const video = filled([2, 4, 16, 90, 160], 9);
         const out = empty([2, 16 * 45 * 80, 16]);
-        return owning([video, out], (n) => ops.timed.patchify(n, video, [1, 2, 2], { out }));
+        return owning([video, out], (n) => timed.patchify(n, video, [1, 2, 2], { out }));
       },
     },
     {
@@ -153,7 +154,7 @@ function cases(): Case[] {
       setup() {
         const tokens = filled([2, 16 * 45 * 80, 32], 10);
         const out = empty([2, 4, 16, 90, 160]);
-        return owning([tokens, out], (n) => ops.timed.unpatchify(n, tokens, [1, 2, 2], [2, 4, 16, 90, 160], { out }));
+        return owning([tokens, out], (n) => timed.unpatchify(n, tokens, [1, 2, 2], [2, 4, 16, 90, 160], { out }));
       },
     },
     {

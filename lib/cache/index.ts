@@ -7,8 +7,8 @@ import { compose, decisionGroups, perGroup, type DecisionGroups } from './groups
 import { MAGCACHE_OPEN_SORA_LISTED, createMagCachePolicy, validateMagCacheSpec, type MagCacheSpec } from './magcache.js';
 import { createNonePolicy } from './none.js';
 import { createPabPolicy, validatePabSpec, type PabSpec } from './pab.js';
-import type { AdaCacheSpec, CachePolicy, CacheSpec, FixedSpec } from './policy.js';
-import { PRESET_NAMES, presetSpec } from './presets.js';
+import type { AdaCacheSpec, CachePolicy, CacheSpec, FixedSpec, PolicyModuleSpec } from './policy.js';
+import { PRESET_NAMES, presetSpec, type PresetName } from './presets.js';
 import { TEACACHE_OPEN_SORA_COEFFICIENTS, createTeaCachePolicy, validateTeaCacheSpec, type TeaCacheSpec } from './teacache.js';
 
 export function none(): CacheSpec {
@@ -65,16 +65,21 @@ export function fasterCache(steps: number, options: { attention?: FasterCacheSpe
   return spec;
 }
 
-function isPolicy(v: unknown): v is CachePolicy {
+export function isPolicy(v: unknown): v is CachePolicy {
   return typeof v === 'object' && v !== null && typeof (v as CachePolicy).plan === 'function';
 }
 
+export function isPolicyModule(v: unknown): v is PolicyModuleSpec {
+  return typeof v === 'object' && v !== null && (v as PolicyModuleSpec).kind === 'module';
+}
+
 /**
- * A preset name, a spec or a policy object; presets adapt to `steps` and the model's depth. A
- * preset name may end in '/branch' or '/sample' (each CFG branch, or each row, decides on its
- * own), and two may be joined by '+' (a step-level policy with a branch-level one).
+ * A preset name, a spec, a policy module (created on the worker thread) or a policy object (its
+ * code runs on the calling thread, between steps); presets adapt to `steps` and the model's
+ * depth. A preset name may end in '/branch' or '/sample' (each CFG branch, or each row, decides on
+ * its own), and two may be joined by '+' (a step-level policy with a branch-level one).
  */
-export type CacheOption = string | CacheSpec | CachePolicy;
+export type CacheOption = PresetName | CacheSpec | PolicyModuleSpec | CachePolicy;
 
 const STEP_LEVEL = ['none', 'fixed', 'adacache', 'teacache', 'fbcache', 'magcache'];
 const BRANCH_LEVEL = ['pab', 'fastercache'];
@@ -82,6 +87,9 @@ const BRANCH_LEVEL = ['pab', 'fastercache'];
 export function createPolicy(cache: CacheOption | undefined, steps: number, depth: number): CachePolicy {
   if (cache === undefined) return createNonePolicy();
   if (isPolicy(cache)) return cache;
+  if (isPolicyModule(cache)) {
+    throw new TypeError('a policy module is loaded on the worker thread of generate(), extend() and their step iterators; the synchronous forms take the policy object');
+  }
   if (typeof cache === 'string') return fromPreset(cache, steps, depth);
   return fromSpec(cache, steps, depth, cache.kind);
 }
@@ -141,7 +149,7 @@ function fromSpec(spec: CacheSpec | string, steps: number, depth: number, name: 
   }
 }
 
-export { PRESET_NAMES, adaCachePreset, presetSpec, scaleCodebook, CODEBOOK_100, CODEBOOK_30_FAST, CODEBOOK_30_SLOW, MOREG_30 } from './presets.js';
+export { PRESET_NAMES, adaCachePreset, presetSpec, type AdaCachePresetName, type PresetName, scaleCodebook, CODEBOOK_100, CODEBOOK_30_FAST, CODEBOOK_30_SLOW, MOREG_30 } from './presets.js';
 export { codebookRate } from './adacache.js';
 export { compose, perGroup, decisionGroups, EVERY_ROW, type DecisionGroups } from './groups.js';
 export { TEACACHE_OPEN_SORA_COEFFICIENTS, polyval, type TeaCacheSpec } from './teacache.js';
@@ -149,5 +157,5 @@ export type { FirstBlockCacheSpec } from './fbcache.js';
 export { MAGCACHE_OPEN_SORA_LISTED, nearestInterp, type MagCacheSpec } from './magcache.js';
 export { broadcasts, type PabSpec, type BroadcastSetting } from './pab.js';
 export { fasterCachePreset, type FasterCacheSpec } from './fastercache.js';
-export type { AdaCacheSpec, CachePolicy, CacheSpec, ComposeSpec, Evaluation, FixedSpec, MoRegSpec, StepContext, StepDecision } from './policy.js';
+export type { AdaCacheSpec, CachePolicy, CacheSpec, ComposeSpec, Evaluation, FixedSpec, MoRegSpec, PolicyContext, PolicyFactory, PolicyModuleSpec, StepContext, StepDecision } from './policy.js';
 export { ResidualCache, type BlockPlan, type Gate, type Observation, type Probe, type RowOutcome, type RowRange, type StepPlan } from './plan.js';

@@ -120,3 +120,27 @@ export interface ComposeSpec {
   step: CacheSpec | string;
   branch: CacheSpec | string;
 }
+
+/**
+ * A custom policy kept in a module and created where the steps run: generate(), extend() and their
+ * step iterators import it on their worker thread, so its code never stalls the caller's event
+ * loop. `module` is a file path (absolute, or ./ or ../ relative to the working directory), a file:
+ * URL or a package name; its export `export` (default: the default export) is a PolicyFactory.
+ */
+export interface PolicyModuleSpec {
+  kind: 'module';
+  module: string;
+  export?: string;
+  /** passed to the factory; must survive structured cloning (plain data) */
+  options?: unknown;
+}
+
+export interface PolicyContext {
+  /** sampling steps of the generation (of each chunk, for extend) */
+  steps: number;
+  /** the model's depth (spatial and temporal blocks each) */
+  depth: number;
+  options: unknown;
+}
+
+export type PolicyFactory = (context: PolicyContext) => CachePolicy;

@@ -12,7 +12,7 @@ export const CODEBOOK_100: [number, number][] = [[0.03, 12], [0.05, 10], [0.07, 
 /** Official MoReg constants for 30 sampling steps. */
 export const MOREG_30: MoRegSpec = { strides: [1], steps: [4, 26], hyp: [0.385, 8, 1, 2], mogradMul: 10 };
 
-export type PresetName = 'adacache-fast' | 'adacache-slow' | 'adacache-100' | 'adacache-fast-moreg' | 'adacache-slow-moreg';
+export type AdaCachePresetName = 'adacache-fast' | 'adacache-slow' | 'adacache-100' | 'adacache-fast-moreg' | 'adacache-slow-moreg';
 const ADACACHE_PRESETS: readonly string[] = ['adacache-fast', 'adacache-slow', 'adacache-100', 'adacache-fast-moreg', 'adacache-slow-moreg'];
 
 /**
@@ -22,7 +22,7 @@ const ADACACHE_PRESETS: readonly string[] = ['adacache-fast', 'adacache-slow', '
  * one (E024K6R02) on the Open-Sora ratios; PAB 246 / 357 / 579; FasterCache with both parts, and
  * each part alone.
  */
-const OTHER_PRESETS: Record<string, (steps: number) => CacheSpec> = {
+const OTHER_PRESETS = {
   'teacache-slow': () => ({ kind: 'teacache', threshold: 0.1, coefficients: [...TEACACHE_OPEN_SORA_COEFFICIENTS] }),
   'teacache-fast': () => ({ kind: 'teacache', threshold: 0.2, coefficients: [...TEACACHE_OPEN_SORA_COEFFICIENTS] }),
   'fbcache-slow': () => ({ kind: 'fbcache', threshold: 0.05 }),
@@ -36,7 +36,17 @@ const OTHER_PRESETS: Record<string, (steps: number) => CacheSpec> = {
   fastercache: (steps) => fasterCachePreset(steps),
   'fastercache-attn': (steps) => withoutPart(fasterCachePreset(steps), 'cfg'),
   'fastercache-cfg': (steps) => withoutPart(fasterCachePreset(steps), 'attention'),
-};
+} satisfies Record<string, (steps: number) => CacheSpec>;
+
+type OtherPresetName = keyof typeof OTHER_PRESETS;
+type BranchPresetName = Extract<OtherPresetName, `pab${string}` | `fastercache${string}`>;
+type BasePresetName = 'none' | `fixed-${number}` | AdaCachePresetName | OtherPresetName;
+type DecidedPresetName = BasePresetName | `${BasePresetName}/${'branch' | 'sample'}`;
+/**
+ * Every name the `cache` option takes: a preset, one that decides per CFG branch or per sample
+ * ('/branch', '/sample'), or a step-level one joined with a branch-level one by '+'.
+ */
+export type PresetName = DecidedPresetName | `${DecidedPresetName}+${BranchPresetName}`;
 
 function pabPreset(spatial: number, temporal: number, cross: number): CacheSpec {
   const range: [number, number] = [450, 930];
@@ -55,8 +65,8 @@ export function presetSpec(name: string, steps: number, depth: number): CacheSpe
   if (name === 'none') return { kind: 'none' };
   const fixed = /^fixed-(\d+)$/.exec(name);
   if (fixed) return { kind: 'fixed', interval: Number(fixed[1]) };
-  if (ADACACHE_PRESETS.includes(name)) return adaCachePreset(name as PresetName, steps, depth);
-  return OTHER_PRESETS[name]?.(steps);
+  if (ADACACHE_PRESETS.includes(name)) return adaCachePreset(name as AdaCachePresetName, steps, depth);
+  return (OTHER_PRESETS as Record<string, ((steps: number) => CacheSpec) | undefined>)[name]?.(steps);
 }
 
 /**
@@ -80,7 +90,7 @@ export function scaleMoreg(m: MoRegSpec, base: number, steps: number): MoRegSpec
 }
 
 /** AdaCache spec of a preset for a model of `depth` blocks sampled in `steps` steps. */
-export function adaCachePreset(name: PresetName, steps: number, depth: number): AdaCacheSpec {
+export function adaCachePreset(name: AdaCachePresetName, steps: number, depth: number): AdaCacheSpec {
   const base = name === 'adacache-100' || (steps >= 65 && name !== 'adacache-slow' && name !== 'adacache-slow-moreg') ? 100 : 30;
   const source = base === 100 ? CODEBOOK_100 : name.startsWith('adacache-slow') ? CODEBOOK_30_SLOW : CODEBOOK_30_FAST;
   const moregBase = base === 100 ? { ...MOREG_30, steps: [10, 90] as [number, number] } : MOREG_30;

@@ -7,9 +7,9 @@
 //              every later chunk reads until the frames are evicted; nothing cached is recomputed.
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 
-import { createPolicy, type CacheOption } from '../cache/index.js';
+import { createPolicy, isPolicy, type CacheOption } from '../cache/index.js';
 import type { Evaluation, StepDecision } from '../cache/policy.js';
-import { cfgCaption, vocabularyOf, type ConditioningOptions } from '../generate.js';
+import { cfgCaption, vocabularyOf, withPortableCache, type ConditioningOptions } from '../generate.js';
 import type { CaptionState, STDiT3 } from '../models/stdit3/model.js';
 import { abortError, denoise, frames, type StepInfo } from '../sampling/denoise.js';
 import { gaussianNoise } from '../sampling/noise.js';
@@ -92,7 +92,8 @@ function validate(model: STDiT3, o: ExtendOptions): void {
   }
 }
 
-export function* extensionSteps(model: STDiT3, o: ExtendOptions): Generator<StepInfo & { chunk: number }, ExtendResult, void> {
+/** The extension as a step generator on the calling thread: each next() runs one denoising step. */
+export function* extendStepsSync(model: STDiT3, o: ExtendOptions): Generator<StepInfo & { chunk: number }, ExtendResult, void> {
   validate(model, o);
   const started = performance.now();
   const cfg = model.config;
@@ -234,7 +235,7 @@ export function* extensionSteps(model: STDiT3, o: ExtendOptions): Generator<Step
 }
 
 export function extendSync(model: STDiT3, options: ExtendOptions): ExtendResult {
-  const it = extensionSteps(model, options);
+  const it = extendStepsSync(model, options);
   for (;;) {
     const r = it.next();
     if (r.done) return r.value;
@@ -244,8 +245,8 @@ export function extendSync(model: STDiT3, options: ExtendOptions): ExtendResult 
 
 /** The extension as an async iterator of steps, run on a worker thread (see generateSteps). */
 export async function* extendSteps(model: STDiT3, options: ExtendOptions): AsyncGenerator<StepInfo & { chunk: number }, ExtendResult, void> {
-  if (typeof options.cache === 'object' && options.cache !== null && 'plan' in options.cache) {
-    const it = extensionSteps(model, options);
+  if (isPolicy(options.cache)) {
+    const it = extendStepsSync(model, options);
     for (;;) {
       await yieldToLoop();
       const r = it.next();
@@ -253,7 +254,7 @@ export async function* extendSteps(model: STDiT3, options: ExtendOptions): Async
       yield r.value;
     }
   }
-  const r = yield* runInWorker<StepInfo & { chunk: number }>(model, 'extend', { ...options }, options.signal);
+  const r = yield* runInWorker<StepInfo & { chunk: number }>(model, 'extend', withPortableCache(options), options.signal);
   return { latent: r.latent, trace: r.trace as ExtendResult['trace'] };
 }
 

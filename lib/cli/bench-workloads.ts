@@ -1,6 +1,7 @@
 // The ops `ditcache bench` can time: each builds its operands for a shape given on the command line
 // and returns the op's native-timed loop with the work it does (flops for the compute-bound ops,
 // bytes moved for the memory-bound ones).
+import * as bench from '../bench.js';
 import { ops } from '../ops/index.js';
 import { empty, tensor, type Tensor } from '../tensor.js';
 
@@ -94,8 +95,8 @@ function norm(rms: boolean): OpSpec {
       const bias = rms ? undefined : random([C!], 3);
       const out = empty([R!, C!]);
       const timed = rms
-        ? (n: number) => ops.timed.rmsNorm(n, x, { weight, out })
-        : (n: number) => ops.timed.layerNorm(n, x, { weight, bias, out });
+        ? (n: number) => bench.timed.rmsNorm(n, x, { weight, out })
+        : (n: number) => bench.timed.layerNorm(n, x, { weight, bias, out });
       return { label: `R=${R} C=${C}`, bytes: 2 * R! * C! * F32, timed, tensors: [x, weight, ...(bias ? [bias] : []), out] };
     },
   };
@@ -123,7 +124,7 @@ export const OPS: Record<string, OpSpec> = {
       return {
         label: `M=${M} N=${N} K=${K}${o.bf16 ? ' bf16 weights' : ''}${activation !== 'none' ? ` ${activation}` : ''}`,
         flops: 2 * M! * N! * K!,
-        timed: (n) => ops.timed.gemm(n, a, w, options),
+        timed: (n) => bench.timed.gemm(n, a, w, options),
         tensors: [a, w32, w, bias, out],
       };
     },
@@ -160,7 +161,7 @@ export const OPS: Record<string, OpSpec> = {
       return {
         label: `B=${B} H=${H} Nq=${Nq} Nk=${Nk} D=${D}${flags.length ? ` ${flags.join(', ')}` : ''}`,
         flops: 4 * B * H * D * pairs,
-        timed: (n) => ops.timed.attention(n, q, k, v, { causal, keyMask, rope, out }),
+        timed: (n) => bench.timed.attention(n, q, k, v, { causal, keyMask, rope, out }),
         tensors,
       };
     },
@@ -180,17 +181,17 @@ export const OPS: Record<string, OpSpec> = {
       return {
         label: `R=${R} C=${C} G=${G}`,
         bytes: 2 * R! * C! * F32,
-        timed: (n) => ops.timed.modulate(n, x, shift, scale, { out }),
+        timed: (n) => bench.timed.modulate(n, x, shift, scale, { out }),
         tensors: [x, shift, scale, out],
       };
     },
   },
-  'gelu-tanh': rowOp('elementwise GELU (tanh form)', 2 * F32, (x, _y, out, n) => ops.timed.activate(n, x, 'gelu-tanh', { out })),
-  silu: rowOp('elementwise SiLU', 2 * F32, (x, _y, out, n) => ops.timed.activate(n, x, 'silu', { out })),
-  softmax: rowOp('softmax over each row', 2 * F32, (x, _y, out, n) => ops.timed.softmax(n, x, { out })),
-  add: rowOp('out = x + y', 3 * F32, (x, y, out, n) => ops.timed.add(n, x, y, { out })),
-  mul: rowOp('out = x · y', 3 * F32, (x, y, out, n) => ops.timed.mul(n, x, y, { out })),
-  axpby: rowOp('out = 0.5·x + 2·y', 3 * F32, (x, y, out, n) => ops.timed.axpby(n, 0.5, x, 2, y, { out })),
+  'gelu-tanh': rowOp('elementwise GELU (tanh form)', 2 * F32, (x, _y, out, n) => bench.timed.activate(n, x, 'gelu-tanh', { out })),
+  silu: rowOp('elementwise SiLU', 2 * F32, (x, _y, out, n) => bench.timed.activate(n, x, 'silu', { out })),
+  softmax: rowOp('softmax over each row', 2 * F32, (x, _y, out, n) => bench.timed.softmax(n, x, { out })),
+  add: rowOp('out = x + y', 3 * F32, (x, y, out, n) => bench.timed.add(n, x, y, { out })),
+  mul: rowOp('out = x · y', 3 * F32, (x, y, out, n) => bench.timed.mul(n, x, y, { out })),
+  axpby: rowOp('out = 0.5·x + 2·y', 3 * F32, (x, y, out, n) => bench.timed.axpby(n, 0.5, x, 2, y, { out })),
   rope: {
     shapes: [['B', 'H', 'N', 'D']],
     help: 'rotary embedding on interleaved pairs of x [B, H, N, D]',
@@ -202,7 +203,7 @@ export const OPS: Record<string, OpSpec> = {
       return {
         label: `B=${B} H=${H} N=${N} D=${D}`,
         bytes: 2 * B! * H! * N! * D! * F32,
-        timed: (n) => ops.timed.rope(n, x, freqs, { out }),
+        timed: (n) => bench.timed.rope(n, x, freqs, { out }),
         tensors: [x, freqs, out],
       };
     },
@@ -219,7 +220,7 @@ export const OPS: Record<string, OpSpec> = {
       return {
         label: `R=${R} C=${C} ${normName}${update ? ', refresh' : ''}`,
         bytes: (update ? 3 : 2) * R! * C! * F32,
-        timed: (n) => ops.timed.residualDistance(n, a, b, { norm: normName, update }),
+        timed: (n) => bench.timed.residualDistance(n, a, b, { norm: normName, update }),
         tensors: [a, b],
       };
     },
@@ -234,7 +235,7 @@ export const OPS: Record<string, OpSpec> = {
       return {
         label: `B=${B} T=${T} S=${S} C=${C} strides ${strides.join(',')}`,
         bytes: B! * T! * S! * C! * F32,
-        timed: (n) => ops.timed.motionScore(n, r, T!, strides),
+        timed: (n) => bench.timed.motionScore(n, r, T!, strides),
         tensors: [r],
       };
     },
@@ -249,7 +250,7 @@ export const OPS: Record<string, OpSpec> = {
       return {
         label: `B=${B} C=${C} T=${T} H=${H} W=${W} patch ${patch.join(',')}`,
         bytes: (video.numel + out.numel) * F32,
-        timed: (n) => ops.timed.patchify(n, video, patch, { out }),
+        timed: (n) => bench.timed.patchify(n, video, patch, { out }),
         tensors: [video, out],
       };
     },
@@ -266,7 +267,7 @@ export const OPS: Record<string, OpSpec> = {
       return {
         label: `B=${B} C=${C} T=${T} H=${H} W=${W} patch ${patch.join(',')}`,
         bytes: (tokens.numel + out.numel) * F32,
-        timed: (n) => ops.timed.unpatchify(n, tokens, patch, shape, { out }),
+        timed: (n) => bench.timed.unpatchify(n, tokens, patch, shape, { out }),
         tensors: [video, tokens, out],
       };
     },

@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 
 import { binding } from '../native/loader.js';
+import { fmaPeak } from '../bench.js';
 import { ISAS, runtime, type Isa } from '../runtime.js';
 import { empty, type Tensor } from '../tensor.js';
 import { BenchUsageError, buildWorkload, OPS, opHelp, type Workload } from './bench-workloads.js';
@@ -123,7 +124,7 @@ export async function runBenchCommand(argv: string[]): Promise<number> {
       const gflops = workload.flops / t / 1e9;
       parts.push(`${gflops.toFixed(1)} GFLOP/s`);
       if (!values['no-peak']) {
-        const peak = runtime.fmaPeak(used, 0.5);
+        const peak = fmaPeak(used, 0.5);
         parts.push(`${((100 * gflops) / peak).toFixed(1)}% of the FMA peak (${peak.toFixed(1)} GFLOP/s)`);
       }
     }

@@ -3,15 +3,21 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import type { CacheOption } from '../cache/index.js';
+import type { CacheOption, PresetName } from '../cache/index.js';
 import { writeSafetensors } from '../io/safetensors.js';
+import { bundledModel } from '../models/bundled.js';
 import { packageRoot } from '../native/loader.js';
 import { runtime, type Isa } from '../runtime.js';
 import type { Tensor } from '../tensor.js';
 import { decodePreview, encodeGif, encodePngStrip } from '../video/index.js';
 
-export const BUNDLED_MODEL = (): string => join(packageRoot(), 'lib', 'models', 'stdit3-tiny');
-export const BUNDLED_CAUSAL_MODEL = (): string => join(packageRoot(), 'lib', 'models', 'stdit3-tiny-causal');
+export const BUNDLED_MODEL = (): string => bundledModel('stdit3-tiny');
+export const BUNDLED_CAUSAL_MODEL = (): string => bundledModel('stdit3-tiny-causal');
+
+/** The version in the package's package.json. */
+export function packageVersion(): string {
+  return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+}
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -53,7 +59,7 @@ export function cacheOption(v: string | undefined): CacheOption | undefined {
       throw new UsageError(`--cache ${v}: ${(e as Error).message}`);
     }
   }
-  return v;
+  return v as PresetName; // checked where the policy is created, with the list of presets
 }
 
 /** --threads / --isa, applied before any work. */
@@ -68,17 +74,30 @@ export const MACHINE_OPTIONS = {
   isa: { type: 'string' },
 } as const;
 
+/** The format each output option writes, by file extension. */
+const OUTPUT_FORMATS = { out: ['.gif'], strip: ['.png'], latent: ['.safetensors'], plot: ['.svg'] } as const;
+
+/** Refuses, before any work, an output file whose extension its option does not write. */
+export function checkOutputs(o: { [K in keyof typeof OUTPUT_FORMATS]?: string | undefined }): void {
+  for (const [option, formats] of Object.entries(OUTPUT_FORMATS)) {
+    const path = o[option as keyof typeof OUTPUT_FORMATS];
+    if (path !== undefined && !formats.some((ext) => path.toLowerCase().endsWith(ext))) {
+      throw new UsageError(`--${option} ${path}: unknown format; --${option} writes ${formats.join(', ')}`);
+    }
+  }
+}
+
 /** Writes the requested outputs of a generated latent [b, C, T, H, W] (video 0). */
-export function writeOutputs(latent: Tensor, o: { out?: string | undefined; frames?: string | undefined; latent?: string | undefined; fps?: number }): string[] {
+export function writeOutputs(latent: Tensor, o: { out?: string | undefined; strip?: string | undefined; latent?: string | undefined; fps?: number }): string[] {
   const written: string[] = [];
   const preview = decodePreview(latent);
   if (o.out) {
     writeFileSync(o.out, encodeGif(preview, { fps: o.fps ?? 8 }));
     written.push(o.out);
   }
-  if (o.frames) {
-    writeFileSync(o.frames, encodePngStrip(preview));
-    written.push(o.frames);
+  if (o.strip) {
+    writeFileSync(o.strip, encodePngStrip(preview));
+    written.push(o.strip);
   }
   if (o.latent) {
     writeSafetensors(o.latent, { latent: { dtype: 'F32', shape: [...latent.shape], data: latent.toFloat32Array() } }, { format: 'ditcache-latent' });

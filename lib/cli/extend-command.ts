@@ -4,15 +4,15 @@ import { generate } from '../generate.js';
 import { SafetensorsReader } from '../io/safetensors.js';
 import { loadModel } from '../models/stdit3/model.js';
 import type { Tensor } from '../tensor.js';
-import { BUNDLED_CAUSAL_MODEL, MACHINE_OPTIONS, UsageError, applyMachineOptions, cacheOption, intOption, parse, seconds, writeOutputs } from './common.js';
+import { BUNDLED_CAUSAL_MODEL, MACHINE_OPTIONS, UsageError, applyMachineOptions, cacheOption, checkOutputs, intOption, parse, seconds, writeOutputs } from './common.js';
 import { createProgress } from './progress.js';
 
-export const EXTEND_HELP = `ditcache extend --prompt "..." --frames N [options]
+export const EXTEND_HELP = `ditcache extend --prompt "..." --latent-frames N [options]
 
 Extends a video chunk by chunk with a causal STDiT3 (Ca2-VDM).
 
   --prompt TEXT          caption (required)
-  --frames N             latent frames of the whole video
+  --latent-frames N      latent frames of the whole video
   --from FILE            first frames: a latent safetensors (tensor "latent", [1, C, k, H, W]);
                          default: a text-to-video clip of the model's default size, of which the last --cond-frames are kept
   --cond-frames K        conditioning frames taken from the clip (default 4)
@@ -21,13 +21,13 @@ Extends a video chunk by chunk with a causal STDiT3 (Ca2-VDM).
   --max-cache-frames N   KV cache capacity / conditioning window in frames (default 8)
   --model DIR            a causal STDiT3 folder (default: the bundled causal tiny model)
   --steps N, --seed N, --cache NAME|FILE (residual caching inside each chunk)
-  --out FILE.gif (default extended.gif), --frames-png FILE, --latent FILE
+  --out FILE.gif (default extended.gif), --strip FILE.png, --latent FILE.safetensors
   --threads N, --isa amx|avx512_bf16|avx512|avx2|portable`;
 
 export async function extendCommand(argv: string[]): Promise<number> {
   const { values } = parse(argv, {
     prompt: { type: 'string' },
-    frames: { type: 'string' },
+    'latent-frames': { type: 'string' },
     from: { type: 'string' },
     'cond-frames': { type: 'string' },
     chunk: { type: 'string' },
@@ -38,7 +38,7 @@ export async function extendCommand(argv: string[]): Promise<number> {
     seed: { type: 'string' },
     cache: { type: 'string' },
     out: { type: 'string' },
-    'frames-png': { type: 'string' },
+    strip: { type: 'string' },
     latent: { type: 'string' },
     ...MACHINE_OPTIONS,
   });
@@ -47,8 +47,10 @@ export async function extendCommand(argv: string[]): Promise<number> {
     return 0;
   }
   if (!values.prompt) throw new UsageError('--prompt is required\n\n' + EXTEND_HELP);
-  const total = intOption(values.frames, 'frames');
-  if (total === undefined) throw new UsageError('--frames is required\n\n' + EXTEND_HELP);
+  const total = intOption(values['latent-frames'], 'latent-frames');
+  if (total === undefined) throw new UsageError('--latent-frames is required\n\n' + EXTEND_HELP);
+  const outputs = { out: values.out ?? 'extended.gif', strip: values.strip, latent: values.latent };
+  checkOutputs(outputs);
   applyMachineOptions(values);
   const model = loadModel(values.model ?? BUNDLED_CAUSAL_MODEL());
   const seed = intOption(values.seed, 'seed', 0)!;
@@ -70,7 +72,7 @@ export async function extendCommand(argv: string[]): Promise<number> {
     clip.latent.dispose();
   }
   const k = condition.shape[2]!;
-  if (total <= k) throw new UsageError(`--frames ${total} must exceed the ${k} conditioning frames`);
+  if (total <= k) throw new UsageError(`--latent-frames ${total} must exceed the ${k} conditioning frames`);
   const chunks = Math.ceil((total - k) / chunk);
   const progress = createProgress({ total: chunks * steps, label: `extending (${mode})` });
   let done = 0;
@@ -87,7 +89,7 @@ export async function extendCommand(argv: string[]): Promise<number> {
     ...(cache !== undefined ? { cache } : {}),
     onStep: (s) => progress.tick(++done, `chunk ${s.chunk + 1}/${chunks}`),
   });
-  const written = writeOutputs(latent, { out: values.out ?? 'extended.gif', frames: values['frames-png'], latent: values.latent });
+  const written = writeOutputs(latent, outputs);
   const perChunk = trace.chunks.map((c) => seconds(c.ms)).join(', ');
   progress.finish(
     `extended ${k} → ${latent.shape[2]} frames in ${seconds(trace.totalMs)} (${mode}, chunks: ${perChunk}; KV cache peak ${(trace.peakKvCacheBytes / 2 ** 20).toFixed(2)} MiB) → ${written.join(', ')}`,

@@ -4,7 +4,7 @@ import { PRESET_NAMES } from '../cache/index.js';
 import { generate, type GenerationTrace } from '../generate.js';
 import { loadModel } from '../models/stdit3/model.js';
 import { scheduleSvg, type ScheduleTrace } from '../video/index.js';
-import { BUNDLED_MODEL, MACHINE_OPTIONS, UsageError, applyMachineOptions, cacheOption, intOption, numberOption, parse, seconds, writeOutputs } from './common.js';
+import { BUNDLED_MODEL, MACHINE_OPTIONS, UsageError, applyMachineOptions, cacheOption, checkOutputs, intOption, numberOption, parse, seconds, writeOutputs } from './common.js';
 import { createProgress } from './progress.js';
 
 export const GENERATE_HELP = `ditcache generate --prompt "..." [options]
@@ -19,9 +19,9 @@ export const GENERATE_HELP = `ditcache generate --prompt "..." [options]
                        STEP+BRANCH: a step-level policy with pab* or fastercache* (e.g. teacache-fast+pab);
                        or a JSON spec from \`ditcache calibrate\`
   --out FILE.gif       animated preview (default demo.gif)
-  --frames FILE.png    PNG strip of the frames
+  --strip FILE.png     PNG strip of the frames
   --num-frames N       nominal frame count (4 per latent frame; >= 17), --height / --width PIXELS (8 per latent cell)
-  --latent FILE        the latent as safetensors (tensor "latent")
+  --latent FILE.safetensors  the latent (tensor "latent")
   --plot FILE.svg      the caching schedule: the policy's signal and threshold (or AdaCache's rate), what each row did, the work per step
   --threads N, --isa amx|avx512_bf16|avx512|avx2|portable`;
 
@@ -33,7 +33,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
     seed: { type: 'string' },
     cfg: { type: 'string' },
     cache: { type: 'string' },
-    frames: { type: 'string' },
+    strip: { type: 'string' },
     'num-frames': { type: 'string' },
     height: { type: 'string' },
     width: { type: 'string' },
@@ -47,6 +47,8 @@ export async function generateCommand(argv: string[]): Promise<number> {
     return 0;
   }
   if (!values.prompt) throw new UsageError('--prompt is required\n\n' + GENERATE_HELP);
+  const outputs = { out: values.out ?? 'demo.gif', strip: values.strip, latent: values.latent, plot: values.plot };
+  checkOutputs(outputs);
   applyMachineOptions(values);
   const model = loadModel(values.model ?? BUNDLED_MODEL());
   const steps = intOption(values.steps, 'steps', model.config.scheduler.numSamplingSteps)!;
@@ -67,7 +69,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
     ...(cache !== undefined ? { cache } : {}),
     onStep: (s) => progress.tick(s.step, s.computed ? 'computed' : 'cached'),
   });
-  const written = writeOutputs(latent, { out: values.out ?? 'demo.gif', frames: values.frames, latent: values.latent });
+  const written = writeOutputs(latent, outputs);
   if (values.plot) {
     writeFileSync(values.plot, scheduleSvg(scheduleOf(trace, `${values.prompt} — ${trace.policy}`)));
     written.push(values.plot);

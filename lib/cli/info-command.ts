@@ -33,6 +33,8 @@ export function infoCommand(argv: string[]): number {
   console.log(`parameters ${params.toLocaleString('en-US')} (${mib(params * 4)} in f32)`);
   console.log(`memory     ~${mib(params * 4 + peak)} for a ${T}×${H}×${W} latent with CFG (${tokens} tokens per video); AdaCache adds ${mib(2 * act)} (summed residual + probe slot)`);
   console.log(`backends   ${runtime.backends().map((b) => b.name).join('; ')} — build ${runtime.buildInfo()}`);
+  const cuda = runtime.deviceUnavailableReason('cuda');
+  console.log(`cuda       ${cuda === null ? 'available' : `unavailable: ${cuda}`}`);
   console.log(`kernels    ${runtime.isa().dispatch}`);
   model.dispose();
   return 0;

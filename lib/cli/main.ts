@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // The ditcache command line.
 import { calibrateCommand, CALIBRATE_HELP } from './calibrate-command.js';
-import { UsageError } from './common.js';
+import { UsageError, packageVersion } from './common.js';
 import { extendCommand, EXTEND_HELP } from './extend-command.js';
 import { generateCommand, GENERATE_HELP } from './generate-command.js';
 import { infoCommand, INFO_HELP } from './info-command.js';
+import { installLibCommand, INSTALL_LIB_HELP } from './install-lib-command.js';
 
 const HELP = `ditcache — video diffusion transformers on native kernels, with training-free caching
 
@@ -14,8 +15,9 @@ Commands:
   calibrate  fit a caching policy's thresholds (AdaCache, TeaCache, First-Block Cache, MagCache) to your prompts
   info       model configuration, parameter count, memory estimate, backends
   bench      time one op for any shape, timed inside native code
+  install-lib  libditcache, ditcache.h, pkg-config and CMake files into a prefix, for C callers
 
-Run \`ditcache <command> --help\` for its options.
+Run \`ditcache <command> --help\` for its options; \`ditcache --version\` prints the version.
 
 ${GENERATE_HELP}
 
@@ -23,7 +25,9 @@ ${EXTEND_HELP}
 
 ${CALIBRATE_HELP}
 
-${INFO_HELP}`;
+${INFO_HELP}
+
+${INSTALL_LIB_HELP}`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -36,8 +40,14 @@ async function main(argv: string[]): Promise<number> {
       return calibrateCommand(rest);
     case 'info':
       return infoCommand(rest);
+    case 'install-lib':
+      return installLibCommand(rest);
     case 'bench':
       return (await import('./bench.js')).runBenchCommand(rest);
+    case '--version':
+    case '-v':
+      console.log(packageVersion());
+      return 0;
     case undefined:
     case 'help':
     case '--help':
@@ -45,7 +55,7 @@ async function main(argv: string[]): Promise<number> {
       console.log(HELP);
       return command === undefined ? 1 : 0;
     default:
-      throw new UsageError(`unknown command "${command}"; commands: generate, extend, calibrate, info, bench`);
+      throw new UsageError(`unknown command "${command}"; commands: generate, extend, calibrate, info, bench, install-lib`);
   }
 }
 
@@ -55,7 +65,7 @@ main(process.argv.slice(2)).then(
   },
   (e: unknown) => {
     const err = e as Error;
-    console.error(`ditcache: ${err instanceof UsageError ? '' : `${err.name}: `}${err.message}`);
+    console.error(`ditcache: ${err.message}`);
     process.exitCode = err instanceof UsageError ? 2 : 1;
   },
 );

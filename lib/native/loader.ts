@@ -26,7 +26,12 @@ export function packageRoot(): string {
   }
 }
 
-/** Candidate addon paths, most specific first. */
+/** The folder the published package's prebuilt binaries for this platform lie in. */
+export function prebuildDir(): string {
+  return join(packageRoot(), 'prebuilds', `${process.platform}-${process.arch}`);
+}
+
+/** Candidate addon paths, most specific first: a build from source wins over the prebuild. */
 export function addonCandidates(): string[] {
   const root = packageRoot();
   const env = process.env['DITCACHE_ADDON'];
@@ -35,6 +40,7 @@ export function addonCandidates(): string[] {
     join(root, 'build', 'ditcache.node'), // a plain CMake build
     join(root, 'build', 'Release', 'ditcache.node'), // cmake-js (npm install) and node-gyp
     join(root, 'build', 'Debug', 'ditcache.node'),
+    join(prebuildDir(), 'ditcache.node'), // the published package (scripts/prebuild.mjs)
   ];
 }
 
@@ -56,7 +62,7 @@ export function binding(): NativeBinding {
     }
   }
   throw new Error(
-    'ditcache: the native addon could not be loaded. Run `npm install` (or `npm run build:native`). Tried:\n' +
+    'ditcache: the native addon could not be loaded. Reinstall the package (`npm install ditcache --build-from-source` compiles it), or in a source checkout run `npm install`. Tried:\n' +
       tried.join('\n'),
   );
 }

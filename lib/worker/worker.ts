@@ -1,10 +1,12 @@
-// The worker thread of generate() / extend(): it adopts the caller's weights (no copy), runs the
-// steps synchronously on the library's own thread pool, reports each one, and stops before the
-// next step once the shared abort flag is set.
+// The worker thread of generate() / extend(): it adopts the caller's weights (no copy), creates a
+// policy module's policy, runs the steps synchronously on the library's own thread pool, reports
+// each one, and stops before the next step once the shared abort flag is set.
 import { parentPort, workerData } from 'node:worker_threads';
 
-import { extensionSteps, type ExtendOptions } from '../causal/extend.js';
-import { generationSteps, type GenerateOptions } from '../generate.js';
+import { isPolicy, isPolicyModule } from '../cache/index.js';
+import type { PolicyFactory } from '../cache/policy.js';
+import { extendStepsSync, type ExtendOptions } from '../causal/extend.js';
+import { generateStepsSync, type GenerateOptions } from '../generate.js';
 import { STDiT3 } from '../models/stdit3/model.js';
 import { mapWeights } from '../models/stdit3/weights.js';
 import { adoptTensor, type Tensor } from '../tensor.js';
@@ -27,11 +29,24 @@ for (const field of job.tensorFields) {
   options[field] = Array.isArray(v) ? (v as bigint[]).map(adopt) : adopt(v as bigint);
 }
 
+/** A policy module's policy, made by its factory for this run's steps and model. */
+async function policyOf(cache: unknown): Promise<unknown> {
+  if (!isPolicyModule(cache)) return cache;
+  const name = cache.export ?? 'default';
+  const factory = ((await import(cache.module)) as Record<string, unknown>)[name];
+  if (typeof factory !== 'function') throw new TypeError(`cache module ${cache.module}: its export "${name}" is not a function`);
+  const steps = (options['steps'] as number | undefined) ?? model.config.scheduler.numSamplingSteps;
+  const policy = (factory as PolicyFactory)({ steps, depth: model.config.depth, options: cache.options });
+  if (!isPolicy(policy)) throw new TypeError(`cache module ${cache.module}: "${name}" returned no CachePolicy (an object with plan())`);
+  return policy;
+}
+
 try {
+  options['cache'] = await policyOf(options['cache']);
   const it =
     job.kind === 'generate'
-      ? generationSteps(model, options as unknown as GenerateOptions)
-      : extensionSteps(model, options as unknown as ExtendOptions);
+      ? generateStepsSync(model, options as unknown as GenerateOptions)
+      : extendStepsSync(model, options as unknown as ExtendOptions);
   for (;;) {
     if (Atomics.load(abort, 0) !== 0) {
       it.return(undefined as never);

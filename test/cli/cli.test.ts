@@ -15,7 +15,7 @@ const run = (...args: string[]) => spawnSync(process.execPath, [main, ...args], 
 
 describe('ditcache CLI', () => {
   it('generates a GIF, a PNG strip, a latent and a schedule plot with a one-line summary', () => {
-    const r = run('generate', '--prompt', 'a blue square moving up slowly on forest', '--steps', '6', '--cache', 'adacache-fast', '--out', 'v.gif', '--frames', 'v.png', '--latent', 'v.safetensors', '--plot', 's.svg');
+    const r = run('generate', '--prompt', 'a blue square moving up slowly on forest', '--steps', '6', '--cache', 'adacache-fast', '--out', 'v.gif', '--strip', 'v.png', '--latent', 'v.safetensors', '--plot', 's.svg');
     expect(r.status).toBe(0);
     expect(r.stderr + r.stdout).toMatch(/generated 8×16×16 latent in .*: \d+\/6 steps computed \(adacache-fast\)/);
     expect(readFileSync(join(dir, 'v.gif')).subarray(0, 6).toString()).toBe('GIF89a');
@@ -31,16 +31,45 @@ describe('ditcache CLI', () => {
     expect(r.stderr + r.stdout).toMatch(/steps computed \(adacache\)/);
   });
 
-  it('prints the model info', () => {
+  it('prints the model info, and why CUDA is unavailable where it is', () => {
     const out = execFileSync(process.execPath, [main, 'info'], { encoding: 'utf8' });
     expect(out).toMatch(/parameters 2,346,400/);
     expect(out).toMatch(/hidden 128, depth 4\+4/);
+    expect(out).toMatch(/^cuda {7}(available|unavailable: \S.*)$/m);
+  });
+
+  it('prints the package version', () => {
+    const version = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+    for (const flag of ['--version', '-v']) {
+      const r = run(flag);
+      expect(r.status).toBe(0);
+      expect(r.stdout.trim()).toBe(version);
+    }
+  });
+
+  it('refuses an output format it does not write, naming the ones it does, before any work', () => {
+    const cases: [string[], RegExp][] = [
+      [['--out', 'x.mp4'], /--out x\.mp4: unknown format; --out writes \.gif$/m],
+      [['--strip', 'x.jpg'], /--strip x\.jpg: unknown format; --strip writes \.png$/m],
+      [['--latent', 'x.npy'], /--latent x\.npy: unknown format; --latent writes \.safetensors$/m],
+      [['--plot', 'x.png'], /--plot x\.png: unknown format; --plot writes \.svg$/m],
+    ];
+    for (const [args, message] of cases) {
+      const r = run('generate', '--prompt', 'a red circle resting on night', '--steps', '2', ...args);
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).not.toMatch(/denoising/);
+    }
+    const extend = run('extend', '--prompt', 'a red circle resting on night', '--latent-frames', '12', '--out', 'x.webm');
+    expect(extend.status).toBe(2);
+    expect(extend.stderr).toMatch(/--out x\.webm: unknown format; --out writes \.gif/);
   });
 
   it('explains bad input with an exit code instead of a stack trace', () => {
     const word = run('generate', '--prompt', 'a purple circle', '--steps', '2');
     expect(word.status).toBe(1);
-    expect(word.stderr).toMatch(/unknown word "purple"/);
+    expect(word.stderr).toMatch(/^ditcache: .*unknown word "purple"/);
+    expect(word.stderr, 'no class names').not.toMatch(/(Type|Range|Vocabulary|Config)?Error:/);
     const usage = run('generate', '--steps', '2');
     expect(usage.status).toBe(2);
     expect(usage.stderr).toMatch(/--prompt is required/);

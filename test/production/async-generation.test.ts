@@ -5,10 +5,15 @@
 // slow the idle wait, the steps and the worker's scheduling alike; a generation on the event loop
 // would stall it for at least a whole step. Two generations in parallel equal the same two one
 // after the other, the async-iterator form reports every step, and an AbortSignal stops within
-// one step and frees the native memory of the generation. (The worker runs dist/, which the
-// global setup rebuilds when stale.)
+// one step and frees the native memory of the generation. A custom policy given as a module runs
+// on the worker too: its slow code leaves the loop as free as an idle wait. (The worker runs
+// dist/, which the global setup rebuilds when stale.)
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
 import { afterAll, describe, expect, it } from 'vitest';
 
+import type { CachePolicy, PolicyModuleSpec } from '../../lib/cache/index.js';
 import { generate, generateSteps, generateSync } from '../../lib/generate.js';
 import { loadModel } from '../../lib/models/stdit3/model.js';
 import { runtime } from '../../lib/runtime.js';
@@ -20,22 +25,25 @@ afterAll(() => model.dispose());
 const A = { prompt: 'a red circle moving right quickly on night', seed: 1, steps: 8 };
 const B = { prompt: 'a white square resting on desert', seed: 2, steps: 8, cache: 'adacache-fast' };
 
+/** The longest gap between 1 ms timer ticks while `work` runs, and how long it ran. */
+async function longestStall(work: () => Promise<unknown>): Promise<{ gap: number; ms: number }> {
+  let gap = 0;
+  const start = performance.now();
+  let last = start;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    gap = Math.max(gap, now - last);
+    last = now;
+  }, 1);
+  await work();
+  clearInterval(timer);
+  return { gap: Math.max(gap, performance.now() - last), ms: performance.now() - start };
+}
+
+const BUSY_POLICY = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'busy-policy.mjs');
+
 describe('asynchronous generation', () => {
   it('stalls the event loop no more than an idle wait does (within half a step)', async () => {
-    /** The longest gap between 1 ms timer ticks while `work` runs, and how long it ran. */
-    async function longestStall(work: () => Promise<unknown>): Promise<{ gap: number; ms: number }> {
-      let gap = 0;
-      const start = performance.now();
-      let last = start;
-      const timer = setInterval(() => {
-        const now = performance.now();
-        gap = Math.max(gap, now - last);
-        last = now;
-      }, 1);
-      await work();
-      clearInterval(timer);
-      return { gap: Math.max(gap, performance.now() - last), ms: performance.now() - start };
-    }
     const async = await longestStall(async () => (await generate(model, A)).latent.dispose());
     const idle = await longestStall(() => new Promise((resolve) => setTimeout(resolve, async.ms)));
     const stepEnds: number[] = [];
@@ -51,6 +59,43 @@ describe('asynchronous generation', () => {
     );
     expect(async.gap).toBeLessThan(idle.gap + Math.max(50, step / 2));
     expect(async.gap).toBeLessThan(blocking.gap / 4);
+  });
+
+  it('runs a policy module on the worker: 40 ms of policy code a step leave the loop as free as idle', async () => {
+    const BUSY_MS = 40;
+    const spec: PolicyModuleSpec = { kind: 'module', module: BUSY_POLICY, options: { interval: 2, busyMs: BUSY_MS } };
+    let result: Awaited<ReturnType<typeof generate>> | undefined;
+    const async = await longestStall(async () => (result = await generate(model, { ...A, cache: spec })));
+    const idle = await longestStall(() => new Promise((resolve) => setTimeout(resolve, async.ms)));
+    // The same code as a policy object runs between steps on this thread, each plan() holding it.
+    const create = (await import(pathToFileURL(BUSY_POLICY).href)) as { default: (c: { options: unknown }) => CachePolicy };
+    const onThread = await longestStall(async () => (await generate(model, { ...A, cache: create.default({ options: spec.options }) })).latent.dispose());
+    console.log(
+      `longest event-loop stall with a ${BUSY_MS} ms-a-step policy: ${async.gap.toFixed(1)} ms as a module, ` +
+        `${onThread.gap.toFixed(1)} ms as an object, ${idle.gap.toFixed(1)} ms idle`,
+    );
+    expect(async.gap).toBeLessThan(idle.gap + 50);
+    expect(onThread.gap).toBeGreaterThanOrEqual(BUSY_MS);
+    // Its decisions are fixed-2's, so is the latent.
+    const fixed2 = generateSync(model, { ...A, cache: 'fixed-2' });
+    expect(result!.trace.policy).toBe('busy(2)');
+    expect(result!.trace.computedSteps).toEqual([1, 3, 5, 7]);
+    expect(result!.latent.toFloat32Array()).toEqual(fixed2.latent.toFloat32Array());
+    result!.latent.dispose();
+    fixed2.latent.dispose();
+  });
+
+  it('takes a policy module by relative path, file URL or bare name, and says what is wrong with one', async () => {
+    for (const module of [`./${relative(process.cwd(), BUSY_POLICY)}`, pathToFileURL(BUSY_POLICY).href]) {
+      const r = await generate(model, { ...A, steps: 3, cache: { kind: 'module', module } });
+      expect(r.trace.computedSteps).toEqual([1, 3]);
+      r.latent.dispose();
+    }
+    await expect(generate(model, { ...A, cache: { kind: 'module', module: BUSY_POLICY, export: 'notAFactory' } })).rejects.toThrow(
+      /export "notAFactory" is not a function/,
+    );
+    await expect(generate(model, { ...A, cache: { kind: 'module', module: 'ditcache-no-such-policy' } })).rejects.toThrow(/ditcache-no-such-policy/);
+    expect(() => generateSync(model, { ...A, cache: { kind: 'module', module: BUSY_POLICY } })).toThrow(TypeError);
   });
 
   it('gives back the handles it exported when a job cannot start', async () => {
