@@ -11,13 +11,13 @@ function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
     const path = join(dir, e.name);
     if (e.isDirectory()) return sources(path);
-    return e.name.endsWith('.ts') && !e.name.endsWith('.d.ts') ? [path] : [];
+    return /\.c?ts$/.test(e.name) && !/\.d\.c?ts$/.test(e.name) ? [path] : [];
   });
 }
 
 export function stale(): string | undefined {
   for (const src of [...sources(join(root, 'lib')), ...sources(join(root, 'bench'))]) {
-    const out = join(root, 'dist', relative(root, src).replace(/\.ts$/, '.js'));
+    const out = join(root, 'dist', relative(root, src).replace(/\.ts$/, '.js').replace(/\.cts$/, '.cjs'));
     if (!existsSync(out) || statSync(out).mtimeMs < statSync(src).mtimeMs) return relative(root, src);
   }
   return undefined;
