@@ -47,17 +47,19 @@ describe('addon loader', () => {
       join(root, 'build', 'ditcache.node'),
       join(root, 'build', 'Release', 'ditcache.node'),
       join(root, 'build', 'Debug', 'ditcache.node'),
+      join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'ditcache.node'),
     ]);
   });
 
   it('names every path tried, with the reason, and how to build', () => {
     process.env['DITCACHE_ADDON'] = join(root, 'nowhere', 'ditcache.node');
     expect(loadError().split('\n')).toEqual([
-      'ditcache: the native addon could not be loaded. Run `npm install` (or `npm run build:native`). Tried:',
+      'ditcache: the native addon could not be loaded. Reinstall the package (`npm install ditcache --build-from-source` compiles it), or in a source checkout run `npm install`. Tried:',
       `  ${join(root, 'nowhere', 'ditcache.node')}: not found`,
       `  ${join(root, 'build', 'ditcache.node')}: not found`,
       `  ${join(root, 'build', 'Release', 'ditcache.node')}: not found`,
       `  ${join(root, 'build', 'Debug', 'ditcache.node')}: not found`,
+      `  ${join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'ditcache.node')}: not found`,
     ]);
   });
 
@@ -67,7 +69,7 @@ describe('addon loader', () => {
     mkdirSync(join(root, 'build'), { recursive: true });
     writeFileSync(broken, 'not a shared object');
     const lines = loadError().split('\n');
-    expect(lines).toHaveLength(4);
+    expect(lines).toHaveLength(5);
     expect(lines[1]!.startsWith(`  ${broken}: `)).toBe(true);
     expect(lines[1]).not.toContain('not found');
     expect(lines[1]).toMatch(/invalid ELF header|file too short|not a mach-o file|not a valid Win32/i);

@@ -11,6 +11,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { ops, runtime, tensor, zeros, type Activation, type Tensor } from '../../lib/index.js';
+import { fmaPeak } from '../../lib/bench.js';
 import { binding } from '../../lib/native/loader.js';
 import { describeEachIsa, uniform } from './isa-cases.js';
 
