@@ -23,7 +23,9 @@ const say = (line) => console.error(`ditcache: ${line}`);
 function prebuildProblem() {
   const tag = `${process.platform}-${process.arch}`;
   const addon = join(root, 'prebuilds', tag, 'ditcache.node');
-  if (!existsSync(addon)) return `no prebuilt addon for ${tag} (prebuilds exist for linux-x64 with glibc)`;
+  if (!existsSync(addon)) {
+    return tag === 'linux-x64' ? 'this copy of the package has no prebuilt addon' : `no prebuilt addon for ${tag} (the package carries one for linux-x64 with glibc)`;
+  }
   const r = spawnSync(process.execPath, ['-e', 'require(process.argv[1]).version()', addon], { encoding: 'utf8' });
   if (r.status === 0) return null;
   const first = (r.stderr || '').split('\n').find((l) => /Error|error|GLIBC|not found/.test(l)) ?? `exit ${r.status}`;
