@@ -3,9 +3,9 @@
 # binaries), then in an empty project whose PATH has node and npm but no CMake and no compiler:
 # `npm install` of the tarball (timed), `npx ditcache generate`, an ES module import, a require,
 # then, with the usual PATH again, a TypeScript compile of a consumer under module nodenext and
-# strict, and a C program linked through pkg-config after `npx ditcache install-lib`. Also checks
-# what the tarball holds (no source maps, no dist/bench, LICENSE and examples/c present) and that
-# libditcache exports only dc_* symbols.
+# strict, and a C program linked through pkg-config and through CMake's find_package after `npx
+# ditcache install-lib`. Also checks what the tarball holds (no source maps, no dist/bench,
+# LICENSE and examples/c present) and that libditcache exports only dc_* symbols.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -82,3 +82,17 @@ export PKG_CONFIG_PATH="$work/sdk/lib/pkgconfig"
 cc -std=c99 -Wall -Wextra -Werror -pedantic "$here/consumer.c" -o consumer $(pkg-config --cflags --libs ditcache) \
   -Wl,-rpath,"$(pkg-config --variable=libdir ditcache)"
 ./consumer
+
+# C through CMake: find_package(ditcache) in the installed prefix.
+mkdir -p cmake-app
+cp "$here/consumer.c" cmake-app/
+cat >cmake-app/CMakeLists.txt <<'EOF2'
+cmake_minimum_required(VERSION 3.18)
+project(consumer C)
+find_package(ditcache 0.1 REQUIRED CONFIG)
+add_executable(consumer consumer.c)
+target_link_libraries(consumer PRIVATE ditcache::ditcache)
+EOF2
+cmake -S cmake-app -B cmake-app/build -DCMAKE_PREFIX_PATH="$work/sdk" >/dev/null
+cmake --build cmake-app/build >/dev/null
+cmake-app/build/consumer | sed 's/^c:/c (cmake):/'
