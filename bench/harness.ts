@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { fmaPeak } from '../lib/bench.js';
+import { runtime } from '../lib/index.js';
 
 /** One line of a benchmark table. */
 export interface BenchRow {
