@@ -112,7 +112,7 @@ static int child(const char* which) {
     CHECK(dc_cpu_fma_peak(1, 0.01, &gflops) == DC_OK && gflops > 0);
   } else if (strcmp(which, "no-threads-backend") == 0) {
     /* The backend query is the first call: it creates the pool (its name counts the threads). */
-    dc_backend_info info;
+    dc_backend_info info = dc_backend_info_init();
     CHECK(dc_backend_get(0, &info) == DC_OK);
     CHECK(strstr(info.name, " 1 threads)") != NULL);
     CHECK(dc_get_num_threads() == 1 && live_threads() == 1);
