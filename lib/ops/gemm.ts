@@ -1,6 +1,6 @@
 import { binding } from '../native/loader.js';
 import { dtypeCode, empty, Tensor, type DType } from '../tensor.js';
-import { expectDtype, expectDtypeValue, expectGrouped, expectRank, expectSameDevice, expectShape, expectTensor, optionalTensor } from './check.js';
+import { CPU_FLOATS, expectDtype, expectDtypeValue, expectGrouped, expectRank, expectSameDevice, expectShape, expectTensor, optionalTensor } from './check.js';
 import { defineOp, into } from './define.js';
 import { argumentError, deviceError, shapeError } from '../util/errors.js';
 
@@ -28,9 +28,6 @@ export interface GemmOptions {
   /** dtype of the new `out` (default a's); on the CPU 'f32' or 'bf16'. */
   dtype?: DType;
 }
-
-/** The float dtypes of CPU GEMM operands; each operand may have either. */
-const CPU_FLOATS: DType[] = ['f32', 'bf16'];
 
 /**
  * out = residual + gate * act(a · wᵀ + bias), a [..., K], w [N, K] (a Linear weight, or one packed by

@@ -578,6 +578,35 @@ static void test_gemm_values(void) {
   EXPECT(DC_OK, dc_gemm(ta, tw, to, &p));
   read_into(to, got, 12);
   CHECK(close_to(got, want, 12, 1e-5f));
+  /* A weight packed once gives the same result, as f32 and (bf16-rounded products) as bf16. */
+  {
+    dc_tensor *packed = NULL, *packed_bf16 = NULL;
+    dc_tensor_desc desc = dc_tensor_desc_init();
+    EXPECT(DC_OK, dc_gemm_pack_weight(tw, DC_F32, &packed));
+    EXPECT(DC_OK, dc_tensor_describe(packed, &desc));
+    CHECK(desc.packed == 1 && desc.ndim == 2 && desc.shape[0] == 3 && desc.shape[1] == 5 && !desc.contiguous);
+    p.residual = tr;
+    EXPECT(DC_OK, dc_gemm(ta, packed, to, &p));
+    read_into(to, got, 12);
+    CHECK(close_to(got, want, 12, 1e-5f));
+    EXPECT(DC_OK, dc_gemm_pack_weight(tw, DC_BF16, &packed_bf16));
+    EXPECT(DC_OK, dc_gemm(ta, packed_bf16, to, &p));
+    read_into(to, got, 12);
+    CHECK(close_to(got, want, 12, 5e-2f));
+    /* Only dc_gemm reads a packed weight, as its w. */
+    EXPECT(DC_ERR_INVALID_ARGUMENT, dc_gemm(packed, tw, to, NULL));
+    EXPECT(DC_ERR_INVALID_ARGUMENT, dc_tensor_read_f32(packed, got, 12));
+    EXPECT(DC_ERR_INVALID_ARGUMENT, dc_copy(to, packed));
+    dc_tensor_release(packed);
+    /* Refused arguments leave *packed NULL. */
+    EXPECT(DC_ERR_INVALID_ARGUMENT, dc_gemm_pack_weight(NULL, DC_F32, &packed));
+    EXPECT(DC_ERR_INVALID_ARGUMENT, dc_gemm_pack_weight(FOREIGN_T, DC_F32, &packed));
+    EXPECT(DC_ERR_INVALID_ARGUMENT, dc_gemm_pack_weight(tw, DC_F32, NULL));
+    EXPECT(DC_ERR_DTYPE, dc_gemm_pack_weight(tw, DC_I32, &packed));
+    EXPECT(DC_ERR_SHAPE, dc_gemm_pack_weight(tb, DC_F32, &packed));
+    CHECK(packed == NULL);
+    dc_tensor_release(packed_bf16);
+  }
   dc_tensor_release(ta);
   dc_tensor_release(tw);
   dc_tensor_release(tb);

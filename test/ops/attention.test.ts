@@ -15,7 +15,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ops, runtime, tensor, type DType, type Tensor } from '../../lib/index.js';
 import type { Isa } from '../../lib/runtime.js';
 import { compare, goldenCase, openGolden } from '../helpers/golden.js';
-import { availableIsas } from './isa-cases.js';
+import { availableIsas, bf16Round as bf16 } from './isa-cases.js';
 
 const TOL = { atol: 2e-5, rtol: 1e-5 };
 const TOL_BF16_OUT = { atol: 2e-5, rtol: 1e-5 + 2 ** -8 };
@@ -79,13 +79,7 @@ function groupView(buf: Tensor, B: number, H: number, N: number, D: number, grou
   return buf.view([B, H, N, D], { offset: slot * H * D, strides: [N * groups * H * D, D, groups * H * D, 1] });
 }
 
-/** x rounded to the nearest bf16 (ties to even). */
-function bf16(x: number): number {
-  const f = new Float32Array([x]);
-  const u = new Uint32Array(f.buffer);
-  u[0] = ((u[0]! + 0x7fff + ((u[0]! >>> 16) & 1)) >>> 16) << 16;
-  return f[0]!;
-}
+
 
 function maskTensor(c: Case, keys: number): Tensor {
   const { dtype, visible } = c.mask!;

@@ -12,15 +12,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { ops, runtime, tensor, zeros, type DType, type Tensor } from '../../lib/index.js';
-import { describeEachIsa, uniform } from './isa-cases.js';
-
-/** x rounded to the nearest bf16 (ties to even), as a float. */
-function bf16(x: number): number {
-  const f = new Float32Array([x]);
-  const u = new Uint32Array(f.buffer);
-  u[0] = ((u[0]! + 0x7fff + ((u[0]! >>> 16) & 1)) >>> 16) << 16;
-  return f[0]!;
-}
+import { bf16Round as bf16, describeEachIsa, uniform } from './isa-cases.js';
 
 const rounded = (data: Float32Array, dtype: DType) => (dtype === 'bf16' ? data.map(bf16) : data);
 

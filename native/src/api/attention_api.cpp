@@ -12,12 +12,7 @@ dc_status check_bhnd(const dc_tensor* t, const char* what, const dc_tensor* q, b
   DC_TRY(check_tensor(t, what));
   DC_TRY(check_ndim(t, what, 4));
   DC_TRY(check_last_dense(t, what));
-  if (is_out && q->device() == DC_DEVICE_CPU) {
-    if (t->dtype != DC_F32 && t->dtype != DC_BF16)
-      return fail(DC_ERR_DTYPE, "%s: expected dtype f32 or bf16, got %s", what, dc_dtype_name(t->dtype));
-  } else {
-    DC_TRY(check_dtype(t, what, q->dtype));
-  }
+  DC_TRY(is_out ? check_float_operand(t, what, q) : check_dtype(t, what, q->dtype));
   DC_TRY(check_same_device(q, "q", t, what));
   if (t->shape[0] != q->shape[0] || t->shape[1] != q->shape[1] || t->shape[3] != q->shape[3])
     return fail(DC_ERR_SHAPE, "%s %s: batch, heads and head_dim must match q %s", what,
@@ -34,8 +29,7 @@ void strides3(const dc_tensor* t, int64_t* s) {
 extern "C" dc_status dc_attention(const dc_tensor* q, const dc_tensor* k, const dc_tensor* v,
                                   dc_tensor* out, const dc_attention_params* params) {
   DC_TRY(check_tensor(q, "q"));
-  // F32 or BF16 on the CPU (bf16 is widened exactly in the kernel); any float on CUDA.
-  if (q->device() != DC_DEVICE_CPU || q->dtype != DC_BF16) DC_TRY(check_float(q, "q"));
+  DC_TRY(check_float(q, "q"));
   DC_TRY(check_ndim(q, "q", 4));
   DC_TRY(check_last_dense(q, "q"));
   DC_TRY(check_bhnd(k, "k", q));

@@ -4,17 +4,6 @@
 
 using namespace dc;
 
-namespace {
-
-// A CPU operand's dtype: F32 or BF16. On CUDA every operand but w has a's dtype.
-dc_status check_operand_dtype(const dc_tensor* t, const char* what, const dc_tensor* a) {
-  if (a->device() == DC_DEVICE_CUDA) return check_dtype(t, what, a->dtype);
-  if (t->dtype != DC_F32 && t->dtype != DC_BF16)
-    return fail(DC_ERR_DTYPE, "%s: expected dtype f32 or bf16, got %s", what, dc_dtype_name(t->dtype));
-  return DC_OK;
-}
-
-}  // namespace
 
 extern "C" dc_status dc_gemm(const dc_tensor* a, const dc_tensor* w, dc_tensor* out,
                              const dc_gemm_params* params) {
@@ -26,9 +15,8 @@ extern "C" dc_status dc_gemm(const dc_tensor* a, const dc_tensor* w, dc_tensor* 
   DC_TRY(check_optional(p.bias, "bias"));
   DC_TRY(check_optional(p.residual, "residual"));
   DC_TRY(check_optional(p.gate, "gate"));
-  if (a->device() == DC_DEVICE_CUDA) DC_TRY(check_float(a, "a"));
-  DC_TRY(check_operand_dtype(a, "a", a));
-  DC_TRY(check_operand_dtype(out, "out", a));
+  DC_TRY(check_float(a, "a"));
+  DC_TRY(check_float_operand(out, "out", a));
   if (w->dtype != a->dtype && w->dtype != DC_BF16 && !(a->device() == DC_DEVICE_CPU && w->dtype == DC_F32))
     return fail(DC_ERR_DTYPE, "w: expected dtype %s or bf16, got %s", dc_dtype_name(a->dtype),
                 dc_dtype_name(w->dtype));
@@ -66,7 +54,7 @@ extern "C" dc_status dc_gemm(const dc_tensor* a, const dc_tensor* w, dc_tensor* 
     return fail(DC_ERR_INVALID_ARGUMENT, "unknown activation %d", int(p.activation));
   g.act = p.activation;
   if (p.bias) {
-    DC_TRY(check_operand_dtype(p.bias, "bias", a));
+    DC_TRY(check_float_operand(p.bias, "bias", a));
     DC_TRY(check_same_device(a, "a", p.bias, "bias"));
     if (p.bias->numel() != g.N || !p.bias->contiguous())
       return fail(DC_ERR_SHAPE, "bias %s: expected %lld contiguous elements", shape_str(p.bias),
@@ -75,13 +63,12 @@ extern "C" dc_status dc_gemm(const dc_tensor* a, const dc_tensor* w, dc_tensor* 
     g.bias_dtype = p.bias->dtype;
   }
   if (p.gate) {
-    DC_TRY(check_operand_dtype(p.gate, "gate", a));
+    DC_TRY(check_float_operand(p.gate, "gate", a));
     DC_TRY(check_same_device(a, "a", p.gate, "gate"));
     DC_TRY(grouped_of(p.gate, "gate", g.M, g.N, &g.gate));
-    g.gate_dtype = p.gate->dtype;
   }
   if (p.residual) {
-    DC_TRY(check_operand_dtype(p.residual, "residual", a));
+    DC_TRY(check_float_operand(p.residual, "residual", a));
     DC_TRY(check_same_device(a, "a", p.residual, "residual"));
     DC_TRY(check_last_dense(p.residual, "residual"));
     const Rows rr = rows_of(p.residual);

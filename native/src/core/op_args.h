@@ -26,7 +26,6 @@ struct GemmArgs {
   dc_dtype bias_dtype = DC_F32;
   dc_activation act = DC_ACT_NONE;
   Grouped gate;                 // [G, N]
-  dc_dtype gate_dtype = DC_F32;
   const void* residual = nullptr;  // [M, N], row stride ldr; may equal out (then out's dtype)
   int64_t ldr = 0;
   dc_dtype residual_dtype = DC_F32;

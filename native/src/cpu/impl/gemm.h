@@ -303,7 +303,7 @@ inline void epilogue(const GemmArgs& g, const float* c, int64_t ldc, int64_t m0,
   for (int i = 0; i < rows; ++i) {
     const int64_t r = m0 + i;
     const char* gate = g.gate.p ? static_cast<const char*>(g.gate.p) +
-                                      ((r / g.gate.rows_per_group) * g.gate.ld + n0) * lane_bytes(g.gate_dtype)
+                                      ((r / g.gate.rows_per_group) * g.gate.ld + n0) * lane_bytes(g.gate.dtype)
                                 : nullptr;
     const char* res = g.residual ? static_cast<const char*>(g.residual) +
                                        (r * g.ldr + n0) * lane_bytes(g.residual_dtype)
@@ -314,7 +314,7 @@ inline void epilogue(const GemmArgs& g, const float* c, int64_t ldc, int64_t m0,
       vf y = vload(c + i * ldc + n);
       if (bias) y = vadd(y, load_lanes(bias, g.bias_dtype, n, count));
       y = activate_lanes(g.act, y);
-      if (gate) y = vmul(y, load_lanes(gate, g.gate_dtype, n, count));
+      if (gate) y = vmul(y, load_lanes(gate, g.gate.dtype, n, count));
       if (res) y = vadd(y, load_lanes(res, g.residual_dtype, n, count));
       store_lanes(out, g.out_dtype, n, y, count);
     }
