@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import type { CacheOption, PresetName } from '../cache/index.js';
 import { writeSafetensors } from '../io/safetensors.js';
 import { bundledModel } from '../models/bundled.js';
+import { loadModel, type STDiT3 } from '../models/stdit3/model.js';
 import { packageRoot } from '../native/loader.js';
 import { runtime, type Isa } from '../runtime.js';
 import type { Tensor } from '../tensor.js';
@@ -72,7 +73,14 @@ export function applyMachineOptions(values: { threads?: string | undefined; isa?
 export const MACHINE_OPTIONS = {
   threads: { type: 'string' },
   isa: { type: 'string' },
+  dtype: { type: 'string' },
 } as const;
+
+/** The model folder `dir`, loaded with --dtype (f32 or bf16; default f32). */
+export function loadCliModel(dir: string, dtype: string | undefined): STDiT3 {
+  if (dtype !== undefined && dtype !== 'f32' && dtype !== 'bf16') throw new UsageError(`--dtype must be f32 or bf16, got ${dtype}`);
+  return loadModel(dir, { dtype: dtype ?? 'f32' });
+}
 
 /** The format each output option writes, by file extension. */
 const OUTPUT_FORMATS = { out: ['.gif'], strip: ['.png'], latent: ['.safetensors'], plot: ['.svg'] } as const;

@@ -2,9 +2,8 @@ import { extend, type KvCacheMode } from '../causal/extend.js';
 import { frames } from '../sampling/denoise.js';
 import { generate } from '../generate.js';
 import { SafetensorsReader } from '../io/safetensors.js';
-import { loadModel } from '../models/stdit3/model.js';
 import type { Tensor } from '../tensor.js';
-import { BUNDLED_CAUSAL_MODEL, MACHINE_OPTIONS, UsageError, applyMachineOptions, cacheOption, checkOutputs, intOption, parse, seconds, writeOutputs } from './common.js';
+import { BUNDLED_CAUSAL_MODEL, MACHINE_OPTIONS, UsageError, applyMachineOptions, loadCliModel, cacheOption, checkOutputs, intOption, parse, seconds, writeOutputs } from './common.js';
 import { createProgress } from './progress.js';
 
 export const EXTEND_HELP = `ditcache extend --prompt "..." --latent-frames N [options]
@@ -22,6 +21,7 @@ Extends a video chunk by chunk with a causal STDiT3 (Ca2-VDM).
   --model DIR            a causal STDiT3 folder (default: the bundled causal tiny model)
   --steps N, --seed N, --cache NAME|FILE (residual caching inside each chunk)
   --out FILE.gif (default extended.gif), --strip FILE.png, --latent FILE.safetensors
+  --dtype f32|bf16     weights and GEMM/attention operands (default f32; bf16 runs on AMX tiles where the CPU has them)
   --threads N, --isa amx|avx512_bf16|avx512|avx2|portable`;
 
 export async function extendCommand(argv: string[]): Promise<number> {
@@ -52,7 +52,7 @@ export async function extendCommand(argv: string[]): Promise<number> {
   const outputs = { out: values.out ?? 'extended.gif', strip: values.strip, latent: values.latent };
   checkOutputs(outputs);
   applyMachineOptions(values);
-  const model = loadModel(values.model ?? BUNDLED_CAUSAL_MODEL());
+  const model = loadCliModel(values.model ?? BUNDLED_CAUSAL_MODEL(), values.dtype);
   const seed = intOption(values.seed, 'seed', 0)!;
   const steps = intOption(values.steps, 'steps', model.config.scheduler.numSamplingSteps)!;
   const chunk = intOption(values.chunk, 'chunk', 4)!;

@@ -2,9 +2,8 @@ import { writeFileSync } from 'node:fs';
 
 import { PRESET_NAMES } from '../cache/index.js';
 import { generate, type GenerationTrace } from '../generate.js';
-import { loadModel } from '../models/stdit3/model.js';
 import { scheduleSvg, type ScheduleTrace } from '../video/index.js';
-import { BUNDLED_MODEL, MACHINE_OPTIONS, UsageError, applyMachineOptions, cacheOption, checkOutputs, intOption, numberOption, parse, seconds, writeOutputs } from './common.js';
+import { BUNDLED_MODEL, MACHINE_OPTIONS, UsageError, applyMachineOptions, loadCliModel, cacheOption, checkOutputs, intOption, numberOption, parse, seconds, writeOutputs } from './common.js';
 import { createProgress } from './progress.js';
 
 export const GENERATE_HELP = `ditcache generate --prompt "..." [options]
@@ -23,6 +22,7 @@ export const GENERATE_HELP = `ditcache generate --prompt "..." [options]
   --num-frames N       nominal frame count (4 per latent frame; >= 17), --height / --width PIXELS (8 per latent cell)
   --latent FILE.safetensors  the latent (tensor "latent")
   --plot FILE.svg      the caching schedule: the policy's signal and threshold (or AdaCache's rate), what each row did, the work per step
+  --dtype f32|bf16     weights and GEMM/attention operands (default f32; bf16 runs on AMX tiles where the CPU has them)
   --threads N, --isa amx|avx512_bf16|avx512|avx2|portable`;
 
 export async function generateCommand(argv: string[]): Promise<number> {
@@ -50,7 +50,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
   const outputs = { out: values.out ?? 'demo.gif', strip: values.strip, latent: values.latent, plot: values.plot };
   checkOutputs(outputs);
   applyMachineOptions(values);
-  const model = loadModel(values.model ?? BUNDLED_MODEL());
+  const model = loadCliModel(values.model ?? BUNDLED_MODEL(), values.dtype);
   const steps = intOption(values.steps, 'steps', model.config.scheduler.numSamplingSteps)!;
   const progress = createProgress({ total: steps, label: 'denoising' });
   const numFrames = intOption(values['num-frames'], 'num-frames');
