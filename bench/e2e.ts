@@ -310,12 +310,14 @@ function realWidth(torch: TorchRunner | string, tinyAgreement: Difference | null
   const isa = runtime.isa();
   const body = [
     `Command: \`npm run bench:e2e\` — ${cpus()[0]?.model ?? 'CPU'}; ditcache ISA ${isa.active} (${isa.dispatch}); ${torchVersion || 'no PyTorch'}.`,
+    '',
     `One forward of STDiT3 at Open-Sora 1.2's width (hidden ${cfg.hiddenSize}, ${cfg.numHeads} heads, MLP ×${cfg.mlpRatio}, caption ${cfg.captionChannels} channels × ${cfg.modelMaxLength} tokens of which ${words} are words, ` +
       `${depth} spatial + ${depth} temporal blocks, patch ${cfg.patchSize.join('×')}, pred_sigma: ${cfg.predSigma ? 8 : 4} output channels), random weights written for the run; ` +
       `CFG batch 2 of a latent ${cfg.inChannels}×${T}×${Hl}×${Wl} (${T * (Hl / 2) * (Wl / 2)} tokens per sample), caption projection and every block's caption K/V included. ` +
       `ditcache: \`loadModel(dir, { dtype })\` and \`model.forward\`. PyTorch: bench/torch/stdit3.py in a child process, torch.set_num_threads as the row says, ` +
       `bf16 = the module converted with .to(torch.bfloat16) as Open-Sora's inference runs it (bf16 residual stream), attention by scaled_dot_product_attention. ` +
       `Medians of ${runs} run${runs === 1 ? '' : 's'} after one warm-up (min–max in brackets); "speed vs PyTorch" = PyTorch time / ditcache time (> 1: ditcache faster).`,
+    '',
     `Threads: ${threadPlacement()}. Load average (1 min) ${load0.toFixed(1)} at the start, ${load1.toFixed(1)} at the end: the machine is shared, so the times carry its noise.`,
     ...(torchNote ? ['', torchNote] : []),
     '',

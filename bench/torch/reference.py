@@ -104,6 +104,7 @@ def time_case(fn, repeat, warmup):
 
 def main():
     request = json.load(sys.stdin)
+    torch.manual_seed(0)
     threads = int(request["threads"])
     torch.set_num_threads(threads)
     repeat = int(request["repeat"])

@@ -23,6 +23,7 @@ Safetensors files are read and written here with the standard library (an 8-byte
 JSON header, little-endian tensor bytes) so that torch is the only package the benchmark needs.
 """
 
+import ctypes
 import json
 import math
 import os
@@ -73,8 +74,8 @@ def read_safetensors(path):
 def write_safetensors(path, tensors):
     header, chunks, offset = {}, [], 0
     for name, t in tensors.items():
-        data = t.detach().contiguous().cpu().reshape(-1).view(torch.uint8)
-        chunk = bytes(data.untyped_storage())[: data.numel()] if data.numel() else b""
+        dense = torch.empty(t.shape, dtype=t.dtype).copy_(t)  # its own row-major memory
+        chunk = ctypes.string_at(dense.data_ptr(), dense.numel() * dense.element_size()) if dense.numel() else b""
         header[name] = {"dtype": ST_NAMES[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(chunk)]}
         chunks.append(chunk)
         offset += len(chunk)
