@@ -321,9 +321,10 @@ typedef struct dc_attention_params {
  * q: [B, H, Nq, D]; k, v: [B, H, Nk, D]; out: [B, H, Nq, D]; any strides with the last dim dense.
  * head_dim D <= 256. A query row with no visible key yields zeros.
  * CPU dtypes: q, k, v and the prefix share one dtype, F32 or BF16; out is F32 or BF16. Scores,
- * softmax and sums are fp32. On AMX, BF16 attention over 32 queries or more multiplies on tiles:
- * rotated q and k are rounded to bf16 once, and the softmax weights are rounded to bf16 before
- * they meet v (an absolute error of at most 2^-8 max|v| more); elsewhere bf16 is widened exactly.
+ * softmax and sums are fp32. On AMX, BF16 attention over 32 queries or more and 64 or more
+ * visible keys (of the busiest batch item) multiplies on tiles: rotated q and k are rounded to
+ * bf16 once, and the softmax weights are rounded to bf16 before they meet v (an absolute error of
+ * at most 2^-8 max|v| more); elsewhere bf16 is widened exactly.
  * [writes: out] */
 DC_API dc_status dc_attention(const dc_tensor* q, const dc_tensor* k, const dc_tensor* v,
                               dc_tensor* out, const dc_attention_params* params);

@@ -7,7 +7,7 @@
 // difference 5e-6, on the peaky-scores case). With bf16 q/k/v the reference takes the bf16
 // values, which the kernels widen exactly, so the same bound holds; a bf16 out adds its rounding,
 // at most 2⁻⁸ of the value (8 significant bits, nearest). On AMX, bf16 attention over at least
-// 32 queries multiplies on tiles: rotated q and k are rounded to bf16 (the reference rounds them
+// 32 queries and 64 visible keys multiplies on tiles: rotated q and k are rounded to bf16 (the reference rounds them
 // too) and the softmax weights p are rounded to bf16 before they meet v, while their sum is
 // taken unrounded: |Σ (p̂ − p) v| / Σ p ≤ 2⁻⁸ · max |v| = 2⁻⁸ more absolute error.
 import { afterAll, describe, expect, it } from 'vitest';
@@ -20,6 +20,20 @@ import { availableIsas, bf16Round as bf16 } from './isa-cases.js';
 const TOL = { atol: 2e-5, rtol: 1e-5 };
 const TOL_BF16_OUT = { atol: 2e-5, rtol: 1e-5 + 2 ** -8 };
 const AMX_MIN_QUERIES = 32;
+const AMX_MIN_KEYS = 64;
+
+/** The visible keys of the busiest batch item. */
+function visibleKeys(c: Case): number {
+  const keys = (c.prefix?.len ?? 0) + c.Nk;
+  if (!c.mask) return keys;
+  let most = 0;
+  for (let b = 0; b < c.B; b++) {
+    let n = 0;
+    for (let j = 0; j < keys; j++) if (c.mask.visible(b, j)) n++;
+    most = Math.max(most, n);
+  }
+  return most;
+}
 const initialIsa = runtime.isa().active;
 const runnableIsas = availableIsas();
 
@@ -368,7 +382,7 @@ describe('attention: against a double-precision reference', () => {
       const f32 = inputsFor(c, 17 + 31 * n);
       const x: Inputs = { q: f32.q.map(bf16), k: f32.k.map(bf16), v: f32.v.map(bf16), pk: f32.pk.map(bf16), pv: f32.pv.map(bf16) };
       const want = reference(c, x);
-      const tiles = c.Nq >= AMX_MIN_QUERIES;
+      const tiles = c.Nq >= AMX_MIN_QUERIES && visibleKeys(c) >= AMX_MIN_KEYS;
       const wantTiles = tiles && c.rope ? reference(c, x, true) : want;
       for (const isa of runnableIsas) {
         withIsa(isa, () => {

@@ -52,11 +52,18 @@ struct Avx2Ops {
     const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
   }
+#if defined(__AVX512F__)
+  static Vec load_first_bf16(const uint16_t* p, int n) {
+    const __m128i h = _mm_maskz_loadu_epi16(__mmask8((1u << n) - 1), p);
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+  }
+#else
   static Vec load_first_bf16(const uint16_t* p, int n) {
     alignas(16) uint16_t h[kLanes] = {};
     for (int i = 0; i < n; ++i) h[i] = p[i];
     return load_bf16(h);
   }
+#endif
 #if defined(__AVX512F__)
   // The low half of a 16-lane register (the 8-lane half-width set of Avx512Ops).
   static Vec narrow(__m512 x) { return _mm512_castps512_ps256(x); }
