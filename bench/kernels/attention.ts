@@ -28,6 +28,11 @@ interface Shape {
   visible?: number;
   /** of q, k, v and out (default f32) */
   dtype?: 'f32' | 'bf16';
+  /**
+   * q, k, v and out as dense [B, H, N, D] tensors, each sequence's rows contiguous (the layout a
+   * qkv projection writing head-major would leave), instead of strided views of the projection.
+   */
+  headMajor?: boolean;
 }
 
 function shapes(quick: boolean): Shape[] {
@@ -47,6 +52,7 @@ function shapes(quick: boolean): Shape[] {
     { kind: 'spatial', B: 2, H: 8, Nq: 1024, Nk: 1024, D: 72, causal: true },
     { kind: 'temporal', B: 512, H: 16, Nq: 16, Nk: 16, D: 72, rope: true },
     { kind: 'temporal', B: 4096, H: 16, Nq: 8, Nk: 8, D: 72, rope: true },
+    { kind: 'temporal', B: 4096, H: 16, Nq: 8, Nk: 8, D: 72, rope: true, headMajor: true },
     { kind: 'temporal', B: 256, H: 16, Nq: 16, Nk: 16, D: 72, rope: true, causal: true },
     { kind: 'cross', B: 2, H: 16, Nq: 1024, Nk: 300, D: 72, visible: 120 },
   ];
@@ -101,6 +107,7 @@ function describe(s: Shape): string {
   const parts = [`${s.dtype ?? 'f32'} B=${s.B} H=${s.H}`, s.Nq === s.Nk ? `N=${s.Nq}` : `Nq=${s.Nq} Nk=${s.Nk}`, `D=${s.D}`];
   if (s.visible !== undefined) parts.push(`${s.visible} keys visible`);
   if (s.rope) parts.push('rope');
+  if (s.headMajor) parts.push('head-major dense');
   return parts.join(' ');
 }
 
@@ -289,13 +296,15 @@ async function runShape(s: Shape, ctx: BenchContext, ort: Ort | undefined, torch
   const keep = (t: Tensor): Tensor => (tensors.push(t), t);
   try {
     let q: Tensor, k: Tensor, v: Tensor;
-    if (s.kind === 'cross') {
+    if (s.headMajor) {
+      [q, k, v] = [1, 2, 3].map((seed) => keep(tensor(random(B * H * Nq * D, seed), [B, H, Nq, D], { dtype }))) as [Tensor, Tensor, Tensor];
+    } else if (s.kind === 'cross') {
       [q] = packed(B, Nq, 1, H, D, 1, keep, dtype);
       [k, v] = packed(B, Nk, 2, H, D, 2, keep, dtype) as [Tensor, Tensor];
     } else {
       [q, k, v] = packed(B, Nq, 3, H, D, 1, keep, dtype) as [Tensor, Tensor, Tensor];
     }
-    const [out] = packed(B, Nq, 1, H, D, 3, keep, dtype);
+    const [out] = s.headMajor ? [keep(tensor(random(B * H * Nq * D, 4), [B, H, Nq, D], { dtype }))] : packed(B, Nq, 1, H, D, 3, keep, dtype);
     const keyMask =
       s.visible !== undefined
         ? keep(tensor(Uint8Array.from({ length: B * Nk }, (_, i) => (captionVisible(s, Math.floor(i / Nk), i % Nk) ? 1 : 0)), [B, Nk]))
