@@ -157,16 +157,20 @@ const table = (select: (r: Row) => boolean) =>
     }),
   );
 const fastS = summary(rows.get('adacache-fast')!);
-// "At AdaCache-fast's speedup": within 5% of its measured speedup, or faster.
-const atSpeed = (r: Row) => summary(r).speedup >= 0.95 * fastS.speedup;
-const bestPublished = all.filter((r) => r.kind === 'published' && atSpeed(r)).sort((a, b) => summary(b).psnr - summary(a).psnr)[0]!;
-const bestCandidate = all.filter((r) => (r.kind === 'candidate' || r.kind === 'calibrated') && atSpeed(r)).sort((a, b) => summary(b).psnr - summary(a).psnr)[0];
+// "At AdaCache-fast's speedup": a computed share of the block work at most 5% above its share. The
+// share, not the wall time, is what matches: wall times on a shared machine drift by more than
+// the differences between these rows (both are in the table).
+const atSpeed = (r: Row) => summary(r).fraction <= 1.05 * fastS.fraction;
+const byPsnr = (a: Row, b: Row) => summary(b).psnr - summary(a).psnr;
+const bestPublished = all.filter((r) => r.kind === 'published' && atSpeed(r)).sort(byPsnr)[0]!;
+const bestCandidate = all.filter((r) => (r.kind === 'candidate' || r.kind === 'calibrated') && atSpeed(r)).sort(byPsnr)[0];
+const describe = (r: Row) => `${r.name} (${summary(r).psnr.toFixed(2)} dB, ${(100 * summary(r).fraction).toFixed(1)}% computed, ${summary(r).speedup.toFixed(2)}×)`;
 const gain = bestCandidate ? summary(bestCandidate).psnr - summary(bestPublished).psnr : -Infinity;
-const verdict = bestCandidate
-  ? gain >= 1
-    ? `**Reached**: ${bestCandidate.name} at ${summary(bestCandidate).speedup.toFixed(2)}× is ${gain.toFixed(2)} dB above the best published setting at that speed, ${bestPublished.name} (${summary(bestPublished).psnr.toFixed(2)} dB at ${summary(bestPublished).speedup.toFixed(2)}×).`
-    : `**Not reached**: the best candidate at AdaCache-fast's speed, ${bestCandidate.name} (${summary(bestCandidate).psnr.toFixed(2)} dB at ${summary(bestCandidate).speedup.toFixed(2)}×), is ${gain.toFixed(2)} dB from the best published setting at that speed, ${bestPublished.name} (${summary(bestPublished).psnr.toFixed(2)} dB at ${summary(bestPublished).speedup.toFixed(2)}×); 1 dB was the goal.`
-  : `**Not reached**: no candidate ran at AdaCache-fast's speed (${fastS.speedup.toFixed(2)}×).`;
+const verdict = !bestCandidate
+  ? `**Not reached**: no candidate computed at most ${(105 * fastS.fraction).toFixed(1)}% of the work.`
+  : gain >= 1
+    ? `**Reached**: ${describe(bestCandidate)} is ${gain.toFixed(2)} dB above the best published setting at that speed, ${describe(bestPublished)}.`
+    : `**Not reached**: the best candidate at that speed, ${describe(bestCandidate)}, is ${gain.toFixed(2)} dB from the best published setting at that speed, ${describe(bestPublished)}; the goal was +1 dB.`;
 
 const machine = `${runtime.backends()[0]!.name}, ${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(1)).join(' / ')} at the end`;
 const body = [
@@ -174,7 +178,7 @@ const body = [
   '',
   table(() => true),
   '',
-  `Goal: at AdaCache-fast's speedup (${fastS.speedup.toFixed(2)}×, ${(100 * fastS.fraction).toFixed(1)}% computed), a policy or composition at least 1 dB PSNR above the best single published policy. Candidates are fitted to AdaCache-fast's computed share; a row counts as at that speed when its measured speedup is at least 95% of AdaCache-fast's. ${verdict}`,
+  `Goal: at AdaCache-fast's speedup (${(100 * fastS.fraction).toFixed(1)}% of the work computed, ${fastS.speedup.toFixed(2)}× measured), a policy or composition at least 1 dB PSNR above the best single published policy. Candidates (and the calibrated points) count when they compute at most 5% more of the work than AdaCache-fast; the candidates are fitted to its share. ${verdict}`,
 ].join('\n');
 console.log(body);
 if (!quick) writeResultsSection('Quality / latency frontier (tiny model)', body);
