@@ -11,7 +11,10 @@
 //     the rest runs);
 //   - a threshold <= 0 and the warm-up steps always run (get_can_use_cache, lines 269–286).
 // diffusers' default threshold is 0.05; on STDiT3 its hooks make spatial block 0 the first block
-// (the first of the block lists in module order), which is the default head here.
+// (the first of the block lists in module order), which is the default head here. At a change equal
+// to the threshold ParaAttention computes (reuse needs change < threshold) and diffusers reuses
+// (compute needs change > threshold); ParaAttention's rule is followed, with its threshold <= 0
+// never reusing.
 import { EVERY_ROW, type DecisionGroups } from './groups.js';
 import type { StepPlan } from './plan.js';
 import type { CachePolicy, Evaluation } from './policy.js';

@@ -11,7 +11,8 @@
 // 0.12 and K = 3 (lines 420–421). Ratios are calibrated as in MagCache4Wan2.1/magcache_generate.py
 // magcache_calibration (lines 163–175): per step, the mean over tokens of ‖r_t‖₂ / ‖r_t−1‖₂ of
 // the stack residual of one uncached run; for another step count they are resampled by
-// nearest_interp (same file, lines 27–34).
+// nearest_interp (same file, lines 27–34). One deviation: step 1 always computes (with a retention
+// that rounds to 0 steps the authors' code would read ratio[−1], the last one, at step 1).
 import type { DecisionGroups } from './groups.js';
 import type { StepPlan } from './plan.js';
 import type { CachePolicy, Evaluation } from './policy.js';
