@@ -76,7 +76,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
   }
   const [, , T, H, W] = latent.shape;
   progress.finish(
-    `generated ${T}×${H}×${W} latent in ${seconds(trace.totalMs)}: ${trace.computedSteps.length}/${trace.steps} steps computed (${trace.policy}) → ${written.join(', ')}`,
+    `generated ${T}×${H}×${W} latent in ${seconds(trace.totalMs)}: ${trace.computedSteps.length}/${trace.steps} steps computed (${trace.policy}), ${(100 * trace.computedFraction).toFixed(0)}% of the block work → ${written.join(', ')}`,
   );
   latent.dispose();
   model.dispose();
