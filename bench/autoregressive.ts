@@ -1,7 +1,7 @@
 // Autoregressive extension with the bundled causal model: time per chunk and total for 1..16
 // chunks with the conditioning recomputed every step ('none', a window of the last C frames, and
 // growing context), computed once per chunk ('window'), or cached across chunks ('stream', Ca2-VDM),
-// with the same capacity C; KV cache memory.
+// with the same capacity C; KV cache memory. Then Ca2-VDM's own model (ar-ca2.ts).
 //   npm run bench:ar [-- --quick]
 import { join } from 'node:path';
 
@@ -11,6 +11,7 @@ import { packageRoot } from '../lib/native/loader.js';
 import { runtime } from '../lib/runtime.js';
 import { gaussianNoise } from '../lib/sampling/noise.js';
 import { tensor } from '../lib/tensor.js';
+import { benchCa2 } from './ar-ca2.js';
 import { markdownTable, median, writeResultsSection } from './harness.js';
 
 const quick = process.argv.includes('--quick');
@@ -81,3 +82,4 @@ console.log(body);
 if (!quick) writeResultsSection('Autoregressive extension (Ca2-VDM)', body);
 condition.dispose();
 model.dispose();
+benchCa2(quick);

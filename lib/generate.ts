@@ -36,7 +36,7 @@ export interface GenerateOptions extends ConditioningOptions {
   /** default: the config's scheduler (30 steps, CFG 7) */
   steps?: number;
   cfgScale?: number;
-  /** 'none' (default), a preset ('adacache-fast', 'fixed-2', ...), a spec or a policy */
+  /** a preset ('adacache-fast', 'fixed-2', ...), a spec or a policy; default: the config's do_cache setting, else 'none' */
   cache?: CacheOption;
   onStep?: (info: StepInfo) => void;
   signal?: AbortSignal;
@@ -73,7 +73,7 @@ export interface GenerationResult {
 const vocabularies = new Map<string, Vocabulary>();
 
 /** The caption encoder of a model loaded from a folder with vocab.json. */
-export function vocabularyOf(model: STDiT3): Vocabulary {
+export function vocabularyOf(model: { readonly dir: string | undefined }): Vocabulary {
   if (!model.dir) throw new Error('this model was not loaded from a folder: pass y and mask instead of a prompt');
   let v = vocabularies.get(model.dir);
   if (!v) {
@@ -172,7 +172,7 @@ export function resolveGeneration(model: STDiT3, o: GenerateOptions): ResolvedGe
 export function* generateStepsSync(model: STDiT3, o: GenerateOptions): Generator<StepInfo, GenerationResult, void> {
   const started = performance.now();
   const r = resolveGeneration(model, o);
-  const policy = createPolicy(o.cache, r.steps, model.config.depth);
+  const policy = createPolicy(o.cache ?? model.config.cache, r.steps, model.config.depth);
   const { timesteps, dt } = samplingSchedule({
     steps: r.steps,
     height: r.height,

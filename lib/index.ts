@@ -8,10 +8,14 @@ export { loadModel, STDiT3, CaptionState, type ForwardInputs } from './models/st
 export { bundledModel, BUNDLED_MODELS, type BundledModelName } from './models/bundled.js';
 export { parseConfig, ConfigError, type STDiT3Config } from './models/stdit3/config.js';
 export { CheckpointError } from './models/stdit3/weights.js';
+export { CausalSTDiT2, loadCausalSTDiT2, type CausalForwardInputs } from './models/causal-stdit2/model.js';
+export { parseCausalConfig, type CausalSTDiT2Config } from './models/causal-stdit2/config.js';
+export { openModel, modelTypeOf, type AnyModel } from './models/open.js';
 export { Vocabulary, type Caption } from './text/vocabulary.js';
 export { generate, generateSteps, generateSync, generateStepsSync, vocabularyOf, type GenerateOptions, type GenerationResult, type GenerationTrace } from './generate.js';
 export { extend, extendSteps, extendSync, extendStepsSync, type ExtendOptions, type ExtendResult, type KvCacheMode, type ChunkTrace } from './causal/extend.js';
 export { TemporalKvCache } from './causal/kv-cache.js';
+export { Ca2KvCache } from './causal/ca2-cache.js';
 export type { StepInfo } from './sampling/denoise.js';
 export { gaussianNoise } from './sampling/noise.js';
 export { samplingSchedule, timestepTransform } from './sampling/rflow.js';

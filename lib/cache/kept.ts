@@ -2,7 +2,7 @@
 // batch, written by the rows that computed it and read back by the same rows on a later step.
 import { ops } from '../ops/index.js';
 import { empty, type Tensor } from '../tensor.js';
-import { RowTensor } from './plan.js';
+import { probeKey, RowTensor, type Observation, type Probe, type ResidualCache } from './plan.js';
 import type { RowPick } from './rows.js';
 
 /** The entry `key` of `map`, created for `rows` rows of fresh's per-row shape when missing. */
@@ -135,4 +135,27 @@ export function keptRows(slot: RowTensor | undefined, pick: RowPick, what: strin
     throw new Error(`${what} is reused for rows [${pick.ids}] before it was kept for them: a computed step must keep it first`);
   }
   return pick.take(slot.tensor);
+}
+
+/**
+ * A probe's measurement on the fresh residual [rows · per-row, C] of the rows of `rows` (one group:
+ * the probe's rows that ran): the motion score when asked, and the change from what its slot kept.
+ */
+export function observeProbe(probe: Probe, fresh: Tensor, cache: ResidualCache | undefined, rows: RowPick, T: number): Observation | null {
+  const range = probe.rows ?? [0, rows.total];
+  const g = rows.within(range);
+  if (!g) return null;
+  using part = fresh.view([(g.positions[1] - g.positions[0]) * (fresh.shape[0]! / rows.size), fresh.shape[1]!], {
+    offset: g.positions[0] * (fresh.shape[0]! / rows.size) * fresh.shape[1]!,
+  });
+  let motion: number[] | null = null;
+  if (probe.motionStrides && probe.motionStrides.length > 0 && T > 1) {
+    const n = g.rows.length;
+    using r = part.view([n, part.shape[0]! / n, part.shape[1]!]);
+    motion = ops.motionScore(r, T, probe.motionStrides);
+  }
+  if (!cache) return { probe, distance: null, motion };
+  const slot = rowSlot(cache.slots, probeKey(probe), fresh, rows.size, rows.total);
+  const distance = measure(slot, fresh, rows, g, probe.norm, true);
+  return { probe, distance, motion };
 }

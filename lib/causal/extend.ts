@@ -10,6 +10,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { createPolicy, isPolicy, type CacheOption } from '../cache/index.js';
 import type { Evaluation, StepDecision } from '../cache/policy.js';
 import { cfgCaption, vocabularyOf, withPortableCache, type ConditioningOptions } from '../generate.js';
+import { CausalSTDiT2 } from '../models/causal-stdit2/model.js';
 import type { CaptionState, STDiT3 } from '../models/stdit3/model.js';
 import { abortError, denoise, frames, type StepInfo } from '../sampling/denoise.js';
 import { gaussianNoise } from '../sampling/noise.js';
@@ -17,6 +18,7 @@ import { samplingSchedule } from '../sampling/rflow.js';
 import { empty, tensor, type Tensor } from '../tensor.js';
 import { Scope } from '../util/scope.js';
 import { runInWorker } from '../worker/host.js';
+import { ca2ExtendStepsSync, type Ca2ExtendOptions } from './ca2-extend.js';
 import { TemporalKvCache } from './kv-cache.js';
 
 export type KvCacheMode = 'none' | 'window' | 'stream';
@@ -92,8 +94,7 @@ function validate(model: STDiT3, o: ExtendOptions): void {
   }
 }
 
-/** The extension as a step generator on the calling thread: each next() runs one denoising step. */
-export function* extendStepsSync(model: STDiT3, o: ExtendOptions): Generator<StepInfo & { chunk: number }, ExtendResult, void> {
+function* stdit3Steps(model: STDiT3, o: ExtendOptions): Generator<StepInfo & { chunk: number }, ExtendResult, void> {
   validate(model, o);
   const started = performance.now();
   const cfg = model.config;
@@ -185,7 +186,7 @@ export function* extendStepsSync(model: STDiT3, o: ExtendOptions): Generator<Ste
       useTimestepTransform: cfg.scheduler.useTimestepTransform,
       numTimesteps: cfg.scheduler.numTimesteps,
     });
-    const policy = createPolicy(o.cache, steps, cfg.depth);
+    const policy = createPolicy(o.cache ?? cfg.cache, steps, cfg.depth);
     const it = denoise(model, {
       z,
       caption,
@@ -234,8 +235,27 @@ export function* extendStepsSync(model: STDiT3, o: ExtendOptions): Generator<Ste
   };
 }
 
-export function extendSync(model: STDiT3, options: ExtendOptions): ExtendResult {
-  const it = extendStepsSync(model, options);
+type Steps = Generator<StepInfo & { chunk: number }, ExtendResult, void>;
+type AsyncSteps = AsyncGenerator<StepInfo & { chunk: number }, ExtendResult, void>;
+
+/**
+ * The extension as a step generator on the calling thread: each next() runs one denoising step (a
+ * CausalSTDiT2 runs Ca2-VDM's own loop, ca2-extend.ts).
+ */
+export function extendStepsSync(model: STDiT3, options: ExtendOptions): Steps;
+export function extendStepsSync(model: CausalSTDiT2, options: Ca2ExtendOptions): Steps;
+export function extendStepsSync(model: STDiT3 | CausalSTDiT2, options: ExtendOptions | Ca2ExtendOptions): Steps {
+  return stepsOf(model, options);
+}
+
+function stepsOf(model: STDiT3 | CausalSTDiT2, options: ExtendOptions | Ca2ExtendOptions): Steps {
+  return model instanceof CausalSTDiT2 ? ca2ExtendStepsSync(model, options as Ca2ExtendOptions) : stdit3Steps(model, options as ExtendOptions);
+}
+
+export function extendSync(model: STDiT3, options: ExtendOptions): ExtendResult;
+export function extendSync(model: CausalSTDiT2, options: Ca2ExtendOptions): ExtendResult;
+export function extendSync(model: STDiT3 | CausalSTDiT2, options: ExtendOptions | Ca2ExtendOptions): ExtendResult {
+  const it = stepsOf(model, options);
   for (;;) {
     const r = it.next();
     if (r.done) return r.value;
@@ -244,9 +264,15 @@ export function extendSync(model: STDiT3, options: ExtendOptions): ExtendResult 
 }
 
 /** The extension as an async iterator of steps, run on a worker thread (see generateSteps). */
-export async function* extendSteps(model: STDiT3, options: ExtendOptions): AsyncGenerator<StepInfo & { chunk: number }, ExtendResult, void> {
+export function extendSteps(model: STDiT3, options: ExtendOptions): AsyncSteps;
+export function extendSteps(model: CausalSTDiT2, options: Ca2ExtendOptions): AsyncSteps;
+export function extendSteps(model: STDiT3 | CausalSTDiT2, options: ExtendOptions | Ca2ExtendOptions): AsyncSteps {
+  return asyncSteps(model, options);
+}
+
+async function* asyncSteps(model: STDiT3 | CausalSTDiT2, options: ExtendOptions | Ca2ExtendOptions): AsyncSteps {
   if (isPolicy(options.cache)) {
-    const it = extendStepsSync(model, options);
+    const it = stepsOf(model, options);
     for (;;) {
       await yieldToLoop();
       const r = it.next();
@@ -259,8 +285,10 @@ export async function* extendSteps(model: STDiT3, options: ExtendOptions): Async
 }
 
 /** Extends a video off the calling thread; `onStep` reports each step, `signal` stops it. */
-export async function extend(model: STDiT3, options: ExtendOptions): Promise<ExtendResult> {
-  const it = extendSteps(model, options);
+export function extend(model: STDiT3, options: ExtendOptions): Promise<ExtendResult>;
+export function extend(model: CausalSTDiT2, options: Ca2ExtendOptions): Promise<ExtendResult>;
+export async function extend(model: STDiT3 | CausalSTDiT2, options: ExtendOptions | Ca2ExtendOptions): Promise<ExtendResult> {
+  const it = asyncSteps(model, options);
   for (;;) {
     const r = await it.next();
     if (r.done) return r.value;

@@ -3,8 +3,7 @@
 // Keys are kept before RoPE: positions are applied inside the current window at attention time.
 import type { NativeKvRing } from '../native/binding.js';
 import { binding } from '../native/loader.js';
-import type { TemporalKvHooks } from '../models/stdit3/model.js';
-import type { TemporalPrefix } from '../models/stdit3/block.js';
+import type { TemporalKvHooks, TemporalPrefix } from '../models/layers/attention.js';
 import { deviceCode, dtypeCode, empty, Tensor, type Device, type DType } from '../tensor.js';
 import { Scope } from '../util/scope.js';
 
@@ -97,10 +96,15 @@ export class TemporalKvCache {
     this.dispose();
   }
 
-  private prefix(layer: number): TemporalPrefix | undefined {
+  /** Layer `layer`'s ring: storage [batch·tokens, heads, capacity, D], entry j at slot (start + j) % capacity. */
+  state(layer: number): TemporalPrefix {
     const s = this.#rings[layer]!.state();
-    if (s.length === 0) return undefined;
     const [k, v] = this.#storage[layer]!;
     return { k, v, start: s.start, length: s.length };
+  }
+
+  private prefix(layer: number): TemporalPrefix | undefined {
+    const p = this.state(layer);
+    return p.length === 0 ? undefined : p;
   }
 }

@@ -76,10 +76,15 @@ export const MACHINE_OPTIONS = {
   dtype: { type: 'string' },
 } as const;
 
+/** --dtype: f32 or bf16 (default f32). */
+export function dtypeOption(dtype: string | undefined): 'f32' | 'bf16' {
+  if (dtype !== undefined && dtype !== 'f32' && dtype !== 'bf16') throw new UsageError(`--dtype must be f32 or bf16, got ${dtype}`);
+  return dtype ?? 'f32';
+}
+
 /** The model folder `dir`, loaded with --dtype (f32 or bf16; default f32). */
 export function loadCliModel(dir: string, dtype: string | undefined): STDiT3 {
-  if (dtype !== undefined && dtype !== 'f32' && dtype !== 'bf16') throw new UsageError(`--dtype must be f32 or bf16, got ${dtype}`);
-  return loadModel(dir, { dtype: dtype ?? 'f32' });
+  return loadModel(dir, { dtype: dtypeOption(dtype) });
 }
 
 /** The format each output option writes, by file extension. */

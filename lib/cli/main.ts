@@ -3,6 +3,7 @@
 import { calibrateCommand, CALIBRATE_HELP } from './calibrate-command.js';
 import { UsageError, packageVersion } from './common.js';
 import { extendCommand, EXTEND_HELP } from './extend-command.js';
+import { forwardCommand, FORWARD_HELP } from './forward-command.js';
 import { generateCommand, GENERATE_HELP } from './generate-command.js';
 import { infoCommand, INFO_HELP } from './info-command.js';
 import { installLibCommand, INSTALL_LIB_HELP } from './install-lib-command.js';
@@ -11,7 +12,8 @@ const HELP = `ditcache — video diffusion transformers on native kernels, with 
 
 Commands:
   generate   text-to-video with the bundled (or a given) STDiT3, optionally cached
-  extend     autoregressive extension with a causal STDiT3 and a bounded KV cache
+  extend     autoregressive video from first frames (Ca2-VDM), with bounded KV caches
+  forward    one model call from named inputs (compare with a reference implementation)
   calibrate  fit a caching policy's thresholds (AdaCache, TeaCache, First-Block Cache, MagCache) to your prompts
   info       model configuration, parameter count, memory estimate, backends
   bench      time one op for any shape, timed inside native code
@@ -22,6 +24,8 @@ Run \`ditcache <command> --help\` for its options; \`ditcache --version\` prints
 ${GENERATE_HELP}
 
 ${EXTEND_HELP}
+
+${FORWARD_HELP}
 
 ${CALIBRATE_HELP}
 
@@ -36,6 +40,8 @@ async function main(argv: string[]): Promise<number> {
       return generateCommand(rest);
     case 'extend':
       return extendCommand(rest);
+    case 'forward':
+      return forwardCommand(rest);
     case 'calibrate':
       return calibrateCommand(rest);
     case 'info':
@@ -55,7 +61,7 @@ async function main(argv: string[]): Promise<number> {
       console.log(HELP);
       return command === undefined ? 1 : 0;
     default:
-      throw new UsageError(`unknown command "${command}"; commands: generate, extend, calibrate, info, bench, install-lib`);
+      throw new UsageError(`unknown command "${command}"; commands: generate, extend, forward, calibrate, info, bench, install-lib`);
   }
 }
 

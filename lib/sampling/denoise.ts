@@ -99,7 +99,7 @@ export function* denoise(model: STDiT3, o: DenoiseOptions): Generator<StepInfo, 
         fps: o.fps,
         height: o.height,
         width: o.width,
-        ...(xMask ? { xMask } : {}),
+        ...(xMask ? { x_mask: xMask } : {}),
       },
       { velocityOnly: true, plan, residualCache: cache, keepStack: o.policy.caches, ...(o.temporalKv ? { temporalKv: o.temporalKv } : {}) },
     );

@@ -48,15 +48,28 @@ function rotl(x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0;
 }
 
+/** Standard normal samples drawn in turns from one generator (each turn as gaussianNoise draws them). */
+export class GaussianStream {
+  readonly #rng: Xoshiro128;
+
+  constructor(seed: number) {
+    this.#rng = new Xoshiro128(seed);
+  }
+
+  /** The next n samples (float32); an odd n leaves the last pair's second sample unused. */
+  next(n: number): Float32Array {
+    const out = new Float32Array(n);
+    for (let i = 0; i < n; i += 2) {
+      const r = Math.sqrt(-2 * Math.log(this.#rng.uniform()));
+      const a = 2 * Math.PI * this.#rng.uniform();
+      out[i] = r * Math.cos(a);
+      if (i + 1 < n) out[i + 1] = r * Math.sin(a);
+    }
+    return out;
+  }
+}
+
 /** n standard normal samples (float32) from `seed`. */
 export function gaussianNoise(seed: number, n: number): Float32Array {
-  const rng = new Xoshiro128(seed);
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i += 2) {
-    const r = Math.sqrt(-2 * Math.log(rng.uniform()));
-    const a = 2 * Math.PI * rng.uniform();
-    out[i] = r * Math.cos(a);
-    if (i + 1 < n) out[i + 1] = r * Math.sin(a);
-  }
-  return out;
+  return new GaussianStream(seed).next(n);
 }

@@ -5,7 +5,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 
-import type { STDiT3 } from '../models/stdit3/model.js';
+import { CausalSTDiT2 } from '../models/causal-stdit2/model.js';
+import { mapCausalWeights } from '../models/causal-stdit2/weights.js';
+import type { AnyModel } from '../models/open.js';
 import { mapWeights } from '../models/stdit3/weights.js';
 import { packageRoot } from '../native/loader.js';
 import { abortError, type StepInfo } from '../sampling/denoise.js';
@@ -69,7 +71,7 @@ export interface WorkerResult {
 }
 
 export async function* runInWorker<S extends StepInfo = StepInfo>(
-  model: STDiT3,
+  model: AnyModel,
   kind: WorkerJob['kind'],
   options: Record<string, unknown>,
   signal?: AbortSignal,
@@ -81,16 +83,19 @@ export async function* runInWorker<S extends StepInfo = StepInfo>(
   let worker: Worker;
   try {
     const exported = exportTensors(options, handles);
+    const handle = (t: Tensor) => {
+      const h = t.exportHandle();
+      handles.push(h);
+      return h;
+    };
     const job: WorkerJob = {
       kind,
-      config: model.config,
+      model:
+        model instanceof CausalSTDiT2
+          ? { type: 'CausalSTDiT2', config: model.config, weights: mapCausalWeights(model.weights, handle) }
+          : { type: 'STDiT3', config: model.config, weights: mapWeights(model.weights, handle) },
       dir: model.dir,
       device: model.device,
-      weights: mapWeights(model.weights, (t) => {
-        const h = t.exportHandle();
-        handles.push(h);
-        return h;
-      }),
       ...exported,
       abort,
     };

@@ -1,4 +1,6 @@
 // Messages between a caller and the worker thread that runs its generation or extension.
+import type { CausalSTDiT2Config } from '../models/causal-stdit2/config.js';
+import type { CausalSTDiT2Weights } from '../models/causal-stdit2/weights.js';
 import type { STDiT3Config } from '../models/stdit3/config.js';
 import type { STDiT3Weights } from '../models/stdit3/weights.js';
 import type { StepInfo } from '../sampling/denoise.js';
@@ -7,12 +9,16 @@ import type { Device } from '../tensor.js';
 /** Tensors cross as exported handles (the same native memory, adopted once on the other side). */
 export type Handle = bigint;
 
+/** The model, by type: its config and its weights as handles. */
+export type WorkerModel =
+  | { type: 'STDiT3'; config: STDiT3Config; weights: STDiT3Weights<Handle> }
+  | { type: 'CausalSTDiT2'; config: CausalSTDiT2Config; weights: CausalSTDiT2Weights<Handle> };
+
 export interface WorkerJob {
   kind: 'generate' | 'extend';
-  config: STDiT3Config;
+  model: WorkerModel;
   dir: string | undefined;
   device: Device;
-  weights: STDiT3Weights<Handle>;
   /** the options with tensors replaced by handles (see host.ts) */
   options: Record<string, unknown>;
   tensorFields: string[];

@@ -5,10 +5,14 @@ import { parentPort, workerData } from 'node:worker_threads';
 
 import { isPolicy, isPolicyModule } from '../cache/index.js';
 import type { PolicyFactory } from '../cache/policy.js';
+import type { Ca2ExtendOptions } from '../causal/ca2-extend.js';
 import { extendStepsSync, type ExtendOptions } from '../causal/extend.js';
 import { generateStepsSync, type GenerateOptions } from '../generate.js';
+import { CausalSTDiT2 } from '../models/causal-stdit2/model.js';
+import { mapCausalWeights } from '../models/causal-stdit2/weights.js';
 import { STDiT3 } from '../models/stdit3/model.js';
 import { mapWeights } from '../models/stdit3/weights.js';
+import { iddpmSchedule } from '../sampling/iddpm.js';
 import { adoptTensor, type Tensor } from '../tensor.js';
 import type { WorkerJob, WorkerMessage } from './protocol.js';
 
@@ -22,7 +26,11 @@ const adopt = (h: bigint) => {
   return t;
 };
 
-const model = new STDiT3(job.config, mapWeights(job.weights, adopt), job.device, job.dir);
+const spec = job.model;
+const model =
+  spec.type === 'CausalSTDiT2'
+    ? new CausalSTDiT2(spec.config, mapCausalWeights(spec.weights, adopt), job.device, job.dir)
+    : new STDiT3(spec.config, mapWeights(spec.weights, adopt), job.device, job.dir);
 const options: Record<string, unknown> = { ...job.options };
 for (const field of job.tensorFields) {
   const v = options[field];
@@ -35,7 +43,11 @@ async function policyOf(cache: unknown): Promise<unknown> {
   const name = cache.export ?? 'default';
   const factory = ((await import(cache.module)) as Record<string, unknown>)[name];
   if (typeof factory !== 'function') throw new TypeError(`cache module ${cache.module}: its export "${name}" is not a function`);
-  const steps = (options['steps'] as number | undefined) ?? model.config.scheduler.numSamplingSteps;
+  const steps =
+    (options['steps'] as number | undefined) ??
+    (model instanceof CausalSTDiT2
+      ? iddpmSchedule(model.config.sampling.respacing, model.config.sampling.diffusionSteps).timestepMap.length
+      : model.config.scheduler.numSamplingSteps);
   const policy = (factory as PolicyFactory)({ steps, depth: model.config.depth, options: cache.options });
   if (!isPolicy(policy)) throw new TypeError(`cache module ${cache.module}: "${name}" returned no CachePolicy (an object with plan())`);
   return policy;
@@ -44,9 +56,11 @@ async function policyOf(cache: unknown): Promise<unknown> {
 try {
   options['cache'] = await policyOf(options['cache']);
   const it =
-    job.kind === 'generate'
-      ? generateStepsSync(model, options as unknown as GenerateOptions)
-      : extendStepsSync(model, options as unknown as ExtendOptions);
+    model instanceof CausalSTDiT2
+      ? extendStepsSync(model, options as unknown as Ca2ExtendOptions)
+      : job.kind === 'generate'
+        ? generateStepsSync(model, options as unknown as GenerateOptions)
+        : extendStepsSync(model, options as unknown as ExtendOptions);
   for (;;) {
     if (Atomics.load(abort, 0) !== 0) {
       it.return(undefined as never);

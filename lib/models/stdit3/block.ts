@@ -7,37 +7,13 @@
 import { ops } from '../../ops/index.js';
 import { empty, type DType, type Tensor } from '../../tensor.js';
 import { Scope } from '../../util/scope.js';
+import { crossAttention, frameAttention, temporalAttention, type CrossKv, type Grid, type TemporalPrefix } from '../layers/attention.js';
+import { modulationRow } from '../layers/conditioning.js';
+import { modulatedMlp } from '../layers/feed-forward.js';
 import type { BlockWeights } from './weights.js';
 
-export interface Grid {
-  B: number;
-  T: number;
-  S: number;
-  C: number;
-  heads: number;
-}
-
-/** Per-sample (G = B) or per-frame (G = B·T) modulation rows [G, 6, C]: shift, scale, gate (msa), shift, scale, gate (mlp). */
-export function modulationRow(mods: Tensor, row: number): Tensor {
-  const [G, , C] = mods.shape as [number, number, number];
-  return mods.view([G, C], { offset: row * C, strides: [6 * C, 1] });
-}
-
-/** K/V of the caption for one block: kv [B·L, 2C] and the key mask [B, L]. */
-export interface CrossKv {
-  kv: Tensor;
-  keyMask: Tensor;
-  L: number;
-}
-
-/** Keys/values read before the block's own in temporal attention (Ca2-VDM KV cache). */
-export interface TemporalPrefix {
-  /** [B·S, heads, capacity, D] ring storage */
-  k: Tensor;
-  v: Tensor;
-  start: number;
-  length: number;
-}
+export type { CrossKv, Grid, TemporalPrefix } from '../layers/attention.js';
+export { modulationRow } from '../layers/conditioning.js';
 
 export interface TemporalOptions {
   causal: boolean;
@@ -86,9 +62,6 @@ export function blockForward(
   want: { attnRes?: boolean; attnOut?: boolean; caMlpRes?: boolean; crossRes?: boolean } = {},
   reuse: BlockReuse = {},
 ): BlockOutputs {
-  const { B, T, S, C, heads } = grid;
-  const D = C / heads;
-  const N = T * S;
   using scope = new Scope();
   const result: BlockOutputs = {};
   const mod = (row: number) => scope.add(modulationRow(mods, row));
@@ -123,24 +96,10 @@ export function blockForward(
   if (reuse.crossRes) {
     ops.add(x, reuse.crossRes, { out: x });
   } else {
-    const rows = B * N;
-    const q = scope.add(ops.gemm(x, w.crossQ.weight, { bias: w.crossQ.bias, dtype }));
-    const headsView = (t: Tensor) => scope.add(t.view([B, heads, N, D], { strides: [N * C, D, C, 1] }));
-    const { kv, keyMask, L } = cross;
-    const kvView = (j: number) => scope.add(kv.view([B, heads, L, D], { offset: j * C, strides: [L * 2 * C, D, 2 * C, 1] }));
-    const crossOut = scope.add(empty([rows, C], { dtype, device: x.device }));
-    ops.attention(headsView(q), kvView(0), kvView(1), { keyMask, out: headsView(crossOut) });
-    if (want.crossRes) {
-      const res = ops.gemm(crossOut, w.crossProj.weight, { bias: w.crossProj.bias, ...stream });
-      ops.add(x, res, { out: x });
-      result.crossRes = res;
-    } else {
-      ops.gemm(crossOut, w.crossProj.weight, { bias: w.crossProj.bias, residual: x, out: x });
-    }
+    const res = crossAttention(x, w.crossQ, w.crossProj, cross, grid, dtype, want.crossRes);
+    if (res) result.crossRes = res;
   }
-  const m = scope.add(ops.layerNorm(x, { shift: mod(3), scale: mod(4), dtype }));
-  const h = scope.add(ops.gemm(m, w.fc1.weight, { bias: w.fc1.bias, activation: 'gelu-tanh' }));
-  ops.gemm(h, w.fc2.weight, { bias: w.fc2.bias, gate: mod(5), residual: x, out: x });
+  modulatedMlp(x, w.fc1, w.fc2, mod(3), mod(4), mod(5), dtype);
   if (mid) result.caMlpRes = ops.axpby(1, x, -1, mid);
   return result;
 }
@@ -149,42 +108,30 @@ export function blockForward(
 function selfAttention(x: Tensor, w: BlockWeights, grid: Grid, mods: Tensor, temporal: TemporalOptions | null, scope: Scope): Tensor {
   const { B, T, S, C, heads } = grid;
   const D = C / heads;
-  const N = T * S;
+  const rows = B * T * S;
   const mod = (row: number) => scope.add(modulationRow(mods, row));
   const dtype = computeDtype(w);
   const a = scope.add(ops.layerNorm(x, { shift: mod(0), scale: mod(1), dtype }));
   const qkv = scope.add(ops.gemm(a, w.qkv.weight, { bias: w.qkv.bias })); // [B·N, 3C]
-  const rows = B * N;
-  const qn = scope.add(qkv.view([rows, heads, D], { offset: 0, strides: [3 * C, D, 1] }));
-  const kn = scope.add(qkv.view([rows, heads, D], { offset: C, strides: [3 * C, D, 1] }));
-  ops.rmsNorm(qn, { weight: w.qNorm, out: qn });
-  ops.rmsNorm(kn, { weight: w.kNorm, out: kn });
+  if (w.qNorm && w.kNorm) {
+    // qk_norm: RMSNorm of q and k over each head, before RoPE.
+    const qn = scope.add(qkv.view([rows, heads, D], { offset: 0, strides: [3 * C, D, 1] }));
+    const kn = scope.add(qkv.view([rows, heads, D], { offset: C, strides: [3 * C, D, 1] }));
+    ops.rmsNorm(qn, { weight: w.qNorm, out: qn });
+    ops.rmsNorm(kn, { weight: w.kNorm, out: kn });
+  }
   const attn = scope.add(empty([rows, C], { dtype, device: x.device }));
   if (!temporal) {
-    const qkvView = (j: number) => scope.add(qkv.view([B * T, heads, S, D], { offset: j * C, strides: [S * 3 * C, D, 3 * C, 1] }));
-    const out = scope.add(attn.view([B * T, heads, S, D], { strides: [S * C, D, C, 1] }));
-    ops.attention(qkvView(0), qkvView(1), qkvView(2), { out });
+    frameAttention(qkv, attn, grid);
     return attn;
   }
-  for (let b = 0; b < B; b++) {
-    const item = temporal.rows ? temporal.rows[b]! : b;
-    const qkvView = (j: number) =>
-      scope.add(qkv.view([S, heads, T, D], { offset: b * N * 3 * C + j * C, strides: [3 * C, D, S * 3 * C, 1] }));
-    const k = qkvView(1);
-    const v = qkvView(2);
-    temporal.onKv?.(item, k, v);
-    const out = scope.add(attn.view([S, heads, T, D], { offset: b * N * C, strides: [C, D, S * C, 1] }));
-    const prefix = temporal.prefix;
-    const cap = prefix ? prefix.k.shape[2]! : 0;
-    const prefixView = (t: Tensor) => scope.add(t.view([S, heads, cap, D], { offset: item * S * heads * cap * D }));
-    ops.attention(qkvView(0), k, v, {
-      out,
-      causal: temporal.causal,
-      rope: { freqs: temporal.ropeFreqs, qPos0: prefix ? prefix.length : 0, kPos0: 0 },
-      ...(prefix && prefix.length > 0
-        ? { prefix: { k: prefixView(prefix.k), v: prefixView(prefix.v), start: prefix.start, length: prefix.length } }
-        : {}),
-    });
-  }
+  const prefix = temporal.prefix;
+  temporalAttention(qkv, attn, grid, {
+    causal: temporal.causal,
+    rope: { freqs: temporal.ropeFreqs, qPos0: prefix ? prefix.length : 0, kPos0: 0 },
+    ...(prefix ? { prefix } : {}),
+    ...(temporal.onKv ? { onKv: temporal.onKv } : {}),
+    ...(temporal.rows ? { rows: temporal.rows } : {}),
+  });
   return attn;
 }

@@ -1,4 +1,8 @@
 // STDiT3 configuration, read from a checkpoint's config.json with the official field names.
+import type { AdaCacheSpec } from '../../cache/policy.js';
+import { ADACACHE_KEYS, ConfigError, adaCacheFromConfig, configObject, field, isBool, isPosInt, isPosNum, unknownKeys } from '../config-fields.js';
+
+export { ConfigError } from '../config-fields.js';
 
 export interface STDiT3Config {
   inChannels: number;
@@ -19,26 +23,25 @@ export interface STDiT3Config {
   adacache?: Record<string, unknown>;
   /** Latent [T, H, W] sizes the model was trained on, the first being the default. */
   latentBuckets: [number, number, number][];
+  /** The caching the config's AdaCache keys ask for (do_cache: true), used when a generation names none. */
+  cache?: AdaCacheSpec;
 }
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+// Keys of the official config (hpcai-tech/OpenSora-STDiT-v3) and of this library's fixtures that
+// are read, or that only matter for training or for the authors' kernels.
+const KNOWN = new Set<string>([
+  ...['architectures', 'model_type', 'transformers_version', 'torch_dtype', 'input_size', 'input_sq_size', 'in_channels', 'patch_size'],
+  ...['hidden_size', 'depth', 'num_heads', 'mlp_ratio', 'class_dropout_prob', 'pred_sigma', 'drop_path', 'caption_channels'],
+  ...['model_max_length', 'qk_norm', 'enable_flash_attn', 'enable_layernorm_kernel', 'enable_sequence_parallelism'],
+  ...['only_train_temporal', 'freeze_y_embedder', 'skip_y_embedder', 'causal_temporal', 'scheduler', 'nominal_inputs'],
+  ...['adacache', 'training_latent_buckets_THW'],
+  ...ADACACHE_KEYS,
+]);
 
-function field<T>(obj: Record<string, unknown>, key: string, check: (v: unknown) => v is T, what: string, fallback?: T): T {
-  const v = obj[key];
-  if (v === undefined && fallback !== undefined) return fallback;
-  if (!check(v)) throw new ConfigError(`config.json: "${key}" must be ${what}, got ${JSON.stringify(v)}`);
-  return v;
-}
-
-const isPosInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0 && v <= 1 << 20;
-const isPosNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v > 0;
-const isBool = (v: unknown): v is boolean => typeof v === 'boolean';
-
-export function parseConfig(json: unknown): STDiT3Config {
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new ConfigError('config.json must hold an object');
-  const c = json as Record<string, unknown>;
+/** The config; `warn` hears of every key that is not read (default: none reported). */
+export function parseConfig(json: unknown, warn?: (message: string) => void): STDiT3Config {
+  const c = configObject(json);
+  if (c['skip_y_embedder'] === true) throw new ConfigError('config.json: "skip_y_embedder": true (captions without y_embedder) is not supported');
   const patch = field(c, 'patch_size', (v): v is number[] => Array.isArray(v) && v.length === 3 && v.every(isPosInt), 'three positive integers', [1, 2, 2]);
   const hiddenSize = field(c, 'hidden_size', isPosInt, 'a positive integer');
   const numHeads = field(c, 'num_heads', isPosInt, 'a positive integer');
@@ -74,6 +77,9 @@ export function parseConfig(json: unknown): STDiT3Config {
     latentBuckets,
   };
   if (typeof c['adacache'] === 'object' && c['adacache'] !== null) cfg.adacache = c['adacache'] as Record<string, unknown>;
+  const cache = adaCacheFromConfig(c);
+  if (cache) cfg.cache = cache;
+  for (const w of unknownKeys(c, KNOWN)) warn?.(w);
   if (!Number.isInteger(cfg.hiddenSize * cfg.mlpRatio)) throw new ConfigError('config.json: hidden_size * mlp_ratio must be an integer');
   return cfg;
 }

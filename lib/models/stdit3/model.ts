@@ -2,16 +2,18 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { keepGroup, keepHistory, keepRows, keptRows, measure, rowSlot } from '../../cache/kept.js';
-import { blockName, type Observation, type Probe, ResidualCache, type RowOutcome, RowTensor, type StepPlan, probeKey, rowFlags } from '../../cache/plan.js';
+import { keepGroup, keepHistory, keepRows, keptRows, measure, observeProbe, rowSlot } from '../../cache/kept.js';
+import { blockName, type Observation, ResidualCache, type RowOutcome, RowTensor, type StepPlan, rowFlags } from '../../cache/plan.js';
 import { RowPick } from '../../cache/rows.js';
-import { SafetensorsReader } from '../../io/safetensors.js';
+import { openCheckpoint } from '../../io/checkpoint.js';
 import { ops } from '../../ops/index.js';
 import { empty, tensor, zeros, type Device, type DType, type Tensor } from '../../tensor.js';
 import { Scope } from '../../util/scope.js';
-import { blockForward, computeDtype, modulationRow, type BlockReuse, type CrossKv, type Grid, type TemporalPrefix } from './block.js';
+import type { TemporalKvHooks } from '../layers/attention.js';
+import { CaptionState, embedScalars, encodeCaptionKv, keyMaskRows, siluLinear, tableModulation } from '../layers/conditioning.js';
+import { positionEmbedding2D } from '../layers/sinusoid.js';
+import { blockForward, computeDtype, modulationRow, type BlockReuse, type Grid } from './block.js';
 import { ConfigError, outChannels, parseConfig, type STDiT3Config } from './config.js';
-import { positionEmbedding2D, timestepEmbedding } from './embeddings.js';
 import { loadWeights, weightTensors, type LoadOptions, type STDiT3Weights } from './weights.js';
 
 type Numbers = number | ArrayLike<number> | Tensor;
@@ -31,65 +33,12 @@ export interface ForwardInputs {
   /** nominal pixel height/width (default 8 × latent size); only the first value is used */
   height?: Numbers;
   width?: Numbers;
-  /** [B][T]: true = noisy frame (timestep), false = clean conditioning frame (timestep 0) */
-  xMask?: ArrayLike<boolean | number>[];
+  /** [B, T] (a tensor or rows): true = noisy frame (timestep), false = clean conditioning frame (timestep 0) */
+  x_mask?: Tensor | ArrayLike<boolean | number>[];
 }
 
-/** The caption's per-block cross-attention keys/values: computed once per generation. */
-export class CaptionState {
-  constructor(
-    readonly batch: number,
-    readonly length: number,
-    /** spatial block i at 2i, temporal block i at 2i + 1 */
-    readonly cross: CrossKv[],
-    private readonly owned: Tensor[],
-  ) {}
-
-  #picks = new Map<string, CaptionState>();
-
-  /** The caption of rows `pick` of this batch (views when the rows are consecutive); kept until dispose(). */
-  select(pick: RowPick): CaptionState {
-    if (pick.total !== this.batch) throw new RangeError(`caption: a pick of ${pick.total} rows for a batch of ${this.batch}`);
-    if (pick.isAll) return this;
-    const key = pick.ids.join(',');
-    let c = this.#picks.get(key);
-    if (!c) {
-      const owned: Tensor[] = [];
-      const masks = new Map<Tensor, Tensor>();
-      const cross = this.cross.map(({ kv, keyMask, L }) => {
-        let mask = masks.get(keyMask);
-        if (!mask) {
-          mask = pick.take(keyMask);
-          masks.set(keyMask, mask);
-          owned.push(mask);
-        }
-        const rows = pick.take(kv);
-        owned.push(rows);
-        return { kv: rows, keyMask: mask, L };
-      });
-      c = new CaptionState(pick.size, this.length, cross, owned);
-      this.#picks.set(key, c);
-    }
-    return c;
-  }
-
-  dispose(): void {
-    for (const c of this.#picks.values()) c.dispose();
-    this.#picks.clear();
-    for (const t of this.owned) t.dispose();
-  }
-  [Symbol.dispose](): void {
-    this.dispose();
-  }
-}
-
-/** Hooks for causal temporal attention over a KV cache (Ca2-VDM). */
-export interface TemporalKvHooks {
-  /** Keys/values to read before the current frames at temporal layer `layer`. */
-  prefix?(layer: number): TemporalPrefix | undefined;
-  /** The current frames' normalised pre-RoPE k/v at `layer`, per batch item `b` ([S, heads, T, D] views). */
-  onKv?(layer: number, b: number, k: Tensor, v: Tensor): void;
-}
+export { CaptionState } from '../layers/conditioning.js';
+export type { TemporalKvHooks } from '../layers/attention.js';
 
 export interface RunOptions {
   /** Return only the first C_in output channels (the rectified-flow velocity). */
@@ -173,40 +122,17 @@ export class STDiT3 {
     this.dispose();
   }
 
-  /** y_proj(y) and every block's caption K/V, with the key mask repeated to the batch. */
+  /** y_proj(y) and every block's caption K/V (spatial block i at 2i, temporal at 2i + 1), the key mask repeated to the batch. */
   encodeCaption(y: Tensor, mask?: Tensor | ArrayLike<number>[]): CaptionState {
-    const { captionChannels: Cc, modelMaxLength, depth } = this.config;
+    const { captionChannels: Cc, modelMaxLength } = this.config;
     if (y.shape.length !== 4 || y.shape[1] !== 1 || y.shape[3] !== Cc) {
       throw new RangeError(`y: expected [B, 1, L, ${Cc}], got [${y.shape}]`);
     }
-    const B = y.shape[0]!;
     const L = y.shape[2]!;
     if (L > modelMaxLength) throw new RangeError(`y: ${L} tokens exceed model_max_length ${modelMaxLength}`);
-    const maskRows = maskArray(mask, L);
-    if (B % (maskRows.length / L) !== 0) throw new RangeError(`mask: ${maskRows.length / L} rows do not divide the batch ${B}`);
-    const keyMask = new Uint8Array(B * L);
-    for (let i = 0; i < B * L; i++) keyMask[i] = maskRows[i % maskRows.length]!;
-    for (let b = 0; b < B; b++) {
-      if (!keyMask.subarray(b * L, (b + 1) * L).some((m) => m)) throw new RangeError(`mask: sample ${b} has no valid caption token`);
-    }
-    const owned: Tensor[] = [];
     const w = this.weights;
-    const yRows = y.view([B * L, Cc], { strides: [y.strides[2]!, 1], offset: 0 });
-    const h = ops.gemm(yRows, w.yProj[0].weight, { bias: w.yProj[0].bias, activation: 'gelu-tanh' });
-    const yEmb = ops.gemm(h, w.yProj[1].weight, { bias: w.yProj[1].bias });
-    yRows.dispose();
-    h.dispose();
-    const maskTensor = tensor(keyMask, [B, L], { device: this.device, copy: true });
-    owned.push(yEmb, maskTensor);
-    const cross: CrossKv[] = [];
-    for (let i = 0; i < depth; i++) {
-      for (const blk of [w.spatial[i]!, w.temporal[i]!]) {
-        const kv = ops.gemm(yEmb, blk.crossKv.weight, { bias: blk.crossKv.bias, dtype: computeDtype(blk) });
-        owned.push(kv);
-        cross.push({ kv, keyMask: maskTensor, L });
-      }
-    }
-    return new CaptionState(B, L, cross, owned);
+    const layers = w.spatial.flatMap((s, i) => [s, w.temporal[i]!]).map((b) => ({ kv: b.crossKv, dtype: computeDtype(b) }));
+    return encodeCaptionKv(y, keyMaskRows(maskArray(mask, L), y.shape[0]!, L), w.yProj, layers);
   }
 
   /** One model call: out [B, out_channels, T, H, W] (pred_sigma: the first C_in channels are the velocity). */
@@ -247,7 +173,7 @@ export class STDiT3 {
       fps: subset(inputs.fps, 24, 'fps'),
       height: inputs.height,
       width: inputs.width,
-      ...(inputs.xMask ? { xMask: pickFrames(frameMask(inputs.xMask, B, T), pick, T) } : {}),
+      ...(inputs.x_mask ? { x_mask: pickFrames(frameMask(inputs.x_mask, B, T), pick, T) } : {}),
     };
     const r = this.#run(part, options, plan, pick);
     if (out && r.out) {
@@ -270,8 +196,8 @@ export class STDiT3 {
     const fps = hostNumbers(inputs.fps, B, 24, 'fps');
     const height = hostNumbers(inputs.height, B, 8 * H, 'height')[0]!;
     const width = hostNumbers(inputs.width, B, 8 * W, 'width')[0]!;
-    const xMask = inputs.xMask ? frameMask(inputs.xMask, B, T) : null;
-    if (xMask && pt !== 1) throw new RangeError('xMask needs a temporal patch size of 1');
+    const xMask = inputs.x_mask ? frameMask(inputs.x_mask, B, T) : null;
+    if (xMask && pt !== 1) throw new RangeError('x_mask needs a temporal patch size of 1');
 
     using scope = new Scope();
     const caption = inputs.caption ?? scope.add(this.encodeCaptionFromInputs(inputs));
@@ -378,7 +304,7 @@ export class STDiT3 {
 
     // Final layer: t2i modulation by t (not t_mlp); clean frames are normalised and modulated again by t0.
     const fmods = scope.add(this.finalModulation(t));
-    const o = scope.add(ops.layerNorm(xs, { shift: scope.add(rowOf(fmods, 0)), scale: scope.add(rowOf(fmods, 1)), dtype: this.dtype }));
+    const o = scope.add(ops.layerNorm(xs, { shift: scope.add(modulationRow(fmods, 0)), scale: scope.add(modulationRow(fmods, 1)), dtype: this.dtype }));
     if (xMask && t0) {
       const f0 = scope.add(this.finalModulation(t0));
       for (const [b, t0f, t1f] of cleanRuns(xMask, B, T)) {
@@ -448,7 +374,7 @@ export class STDiT3 {
         const fresh =
           probe.branch === 'block' ? blockRes! : probe.branch === 'attn' ? (reuse.attnRes || reuse.attnOut ? undefined : res.attnRes) : res.caMlpRes;
         if (!fresh) continue; // a reused branch has nothing new to measure
-        const o = this.observe(probe, fresh, cache, full, g.T);
+        const o = observeProbe(probe, fresh, cache, full, g.T);
         if (o) stage.observations.push(o);
       }
       if (cache) {
@@ -469,69 +395,25 @@ export class STDiT3 {
     return this.encodeCaption(inputs.y, inputs.mask);
   }
 
-  /** A probe's measurement on the fresh residual of rows `rows` (one group: the probe's rows that ran). */
-  private observe(probe: Probe, fresh: Tensor, cache: ResidualCache | undefined, rows: RowPick, T: number): Observation | null {
-    const range = probe.rows ?? [0, rows.total];
-    const g = rows.within(range);
-    if (!g) return null;
-    using part = fresh.view([(g.positions[1] - g.positions[0]) * (fresh.shape[0]! / rows.size), fresh.shape[1]!], {
-      offset: g.positions[0] * (fresh.shape[0]! / rows.size) * fresh.shape[1]!,
-    });
-    let motion: number[] | null = null;
-    if (probe.motionStrides && probe.motionStrides.length > 0 && T > 1) {
-      const n = g.rows.length;
-      using r = part.view([n, part.shape[0]! / n, part.shape[1]!]);
-      motion = ops.motionScore(r, T, probe.motionStrides);
-    }
-    if (!cache) return { probe, distance: null, motion };
-    const slot = rowSlot(cache.slots, probeKey(probe), fresh, rows.size, rows.total);
-    const distance = measure(slot, fresh, rows, g, probe.norm, true);
-    return { probe, distance, motion };
-  }
-
   /** t_embedder(timestep) + fps_embedder(fps), [B, C]. */
   private timeEmbedding(timestep: Float32Array, fps: Float32Array): Tensor {
-    const w = this.weights;
-    const B = timestep.length;
-    using scope = new Scope();
-    const mlp = (freq: Float32Array, [l0, l2]: [typeof w.tBlock, typeof w.tBlock], residual?: Tensor) => {
-      const f = scope.add(tensor(freq, [B, 256], { device: this.device }));
-      const h = scope.add(ops.gemm(f, l0.weight, { bias: l0.bias, activation: 'silu' }));
-      return ops.gemm(h, l2.weight, residual ? { bias: l2.bias, residual, out: residual } : { bias: l2.bias });
-    };
-    const t = mlp(timestepEmbedding(timestep), w.tEmbed);
-    mlp(timestepEmbedding(fps), w.fpsEmbed, t);
-    return t;
+    const t = embedScalars(timestep, this.weights.tEmbed, this.device);
+    return embedScalars(fps, this.weights.fpsEmbed, this.device, t);
   }
 
   /** t_block(t) = Linear(SiLU(t)), [B, 6C]. */
   private tBlock(t: Tensor): Tensor {
-    const s = ops.activate(t, 'silu');
-    const out = ops.gemm(s, this.weights.tBlock.weight, { bias: this.weights.tBlock.bias });
-    s.dispose();
-    return out;
+    return siluLinear(t, this.weights.tBlock);
   }
 
   /** scale_shift_table + rows: [G, 6, C]. */
   private blockModulation(rows: Tensor, table: Tensor): Tensor {
-    const G = rows.shape[0]!, C = this.config.hiddenSize;
-    const r = rows.view([G, 6, C]);
-    const tbl = table.view([G, 6, C], { strides: [0, C, 1] });
-    const out = ops.add(r, tbl);
-    r.dispose();
-    tbl.dispose();
-    return out;
+    return tableModulation(rows, table);
   }
 
   /** final scale_shift_table + t: [B, 2, C] (row 0 shift, row 1 scale). */
   private finalModulation(t: Tensor): Tensor {
-    const B = t.shape[0]!, C = this.config.hiddenSize;
-    const r = t.view([B, 2, C], { strides: [C, 0, 1] });
-    const tbl = this.weights.finalScaleShift.view([B, 2, C], { strides: [0, C, 1] });
-    const out = ops.add(r, tbl);
-    r.dispose();
-    tbl.dispose();
-    return out;
+    return tableModulation(t, this.weights.finalScaleShift, true);
   }
 
   private positionEmbedding(Hp: number, Wp: number, height: number, width: number): Tensor {
@@ -546,11 +428,6 @@ export class STDiT3 {
   }
 }
 
-function rowOf(mods: Tensor, row: number): Tensor {
-  const [G, R, C] = mods.shape as [number, number, number];
-  return mods.view([G, C], { offset: row * C, strides: [R * C, 1] });
-}
-
 function maskArray(mask: Tensor | ArrayLike<number>[] | undefined, L: number): Uint8Array {
   if (mask === undefined) return new Uint8Array(L).fill(1);
   if (isTensor(mask)) {
@@ -561,9 +438,13 @@ function maskArray(mask: Tensor | ArrayLike<number>[] | undefined, L: number): U
   return Uint8Array.from(mask.flatMap((r) => Array.from(r, (v) => (v !== 0 ? 1 : 0))));
 }
 
-function frameMask(xMask: ArrayLike<boolean | number>[], B: number, T: number): Uint8Array {
+function frameMask(xMask: Tensor | ArrayLike<boolean | number>[], B: number, T: number): Uint8Array {
+  if (isTensor(xMask)) {
+    if (xMask.shape.length !== 2 || xMask.shape[0] !== B || xMask.shape[1] !== T) throw new RangeError(`x_mask: expected [${B}, ${T}], got [${xMask.shape}]`);
+    return Uint8Array.from(xMask.toFloat32Array(), (v) => (v !== 0 ? 1 : 0));
+  }
   if (!Array.isArray(xMask) || xMask.length !== B || xMask.some((r) => r.length !== T)) {
-    throw new RangeError(`xMask: expected ${B} rows of ${T} frames`);
+    throw new RangeError(`x_mask: expected ${B} rows of ${T} frames`);
   }
   return Uint8Array.from(xMask.flatMap((r) => Array.from(r, (v) => (v ? 1 : 0))));
 }
@@ -606,7 +487,7 @@ function cleanRuns(xMask: Uint8Array, B: number, T: number): [number, number, nu
 
 export type LoadModelOptions = LoadOptions;
 
-/** Loads an STDiT3 checkpoint folder: config.json + model.safetensors. */
+/** Loads an STDiT3 checkpoint folder: config.json + model.safetensors (or its sharded index). */
 export function loadModel(dir: string, options: LoadModelOptions = {}): STDiT3 {
   let json: unknown;
   try {
@@ -614,8 +495,11 @@ export function loadModel(dir: string, options: LoadModelOptions = {}): STDiT3 {
   } catch (e) {
     throw new ConfigError(`cannot read ${join(dir, 'config.json')}: ${(e as Error).message}`);
   }
-  const config = parseConfig(json);
-  const reader = SafetensorsReader.open(join(dir, 'model.safetensors'));
+  if ((json as { model_type?: unknown } | null)?.model_type === 'CausalSTDiT2') {
+    throw new ConfigError(`${dir} holds a CausalSTDiT2 (Ca2-VDM): load it with loadCausalSTDiT2() or openModel()`);
+  }
+  const config = parseConfig(json, (m) => process.emitWarning(m, 'ConfigWarning'));
+  const reader = openCheckpoint(dir);
   try {
     return new STDiT3(config, loadWeights(reader, config, options), options.device ?? 'cpu', dir);
   } finally {

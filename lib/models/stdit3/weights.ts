@@ -1,32 +1,22 @@
 // STDiT3 parameters by their official names (a checkpoint of hpcai-tech/OpenSora-STDiT-v3 loads
 // by name), checked for presence, shape and dtype before any is used.
-import type { SafetensorsReader } from '../../io/safetensors.js';
-import { ops } from '../../ops/index.js';
+import { checkParameters, type TensorSource } from '../../io/checkpoint.js';
 import type { Device, Tensor } from '../../tensor.js';
+import { matrixReader, type Linear } from '../layers/linear.js';
 import { headDim, outChannels, type STDiT3Config } from './config.js';
 
-export class CheckpointError extends Error {
-  override name = 'CheckpointError';
-  constructor(
-    message: string,
-    readonly tensor?: string,
-  ) {
-    super(message);
-  }
-}
+export { CheckpointError } from '../../io/checkpoint.js';
+export type { Linear } from '../layers/linear.js';
 
 // The structure is generic in its leaves so that the same shape can hold tensors, or the handles
 // that carry them to a worker thread (mapWeights).
-export interface Linear<T = Tensor> {
-  weight: T;
-  bias: T;
-}
 
 export interface BlockWeights<T = Tensor> {
   scaleShiftTable: T; // [6, C]
   qkv: Linear<T>;
-  qNorm: T; // [D]
-  kNorm: T;
+  /** [D], absent without qk_norm */
+  qNorm?: T;
+  kNorm?: T;
   proj: Linear<T>;
   crossQ: Linear<T>;
   crossKv: Linear<T>;
@@ -74,8 +64,10 @@ export function parameterShapes(cfg: STDiT3Config): Map<string, number[]> {
       const p = `${kind}.${i}`;
       shapes.set(`${p}.scale_shift_table`, [6, C]);
       linear(`${p}.attn.qkv`, 3 * C, C);
-      shapes.set(`${p}.attn.q_norm.weight`, [headDim(cfg)]);
-      shapes.set(`${p}.attn.k_norm.weight`, [headDim(cfg)]);
+      if (cfg.qkNorm) {
+        shapes.set(`${p}.attn.q_norm.weight`, [headDim(cfg)]);
+        shapes.set(`${p}.attn.k_norm.weight`, [headDim(cfg)]);
+      }
       linear(`${p}.attn.proj`, C, C);
       linear(`${p}.cross_attn.q_linear`, C, C);
       linear(`${p}.cross_attn.kv_linear`, 2 * C, C);
@@ -101,41 +93,20 @@ export interface LoadOptions {
   dtype?: 'f32' | 'bf16';
 }
 
-const FLOAT_DTYPES = new Set(['F32', 'F16', 'BF16', 'F64']);
-
 /** Checks every parameter of the checkpoint, then loads them. */
-export function loadWeights(reader: SafetensorsReader, cfg: STDiT3Config, options: LoadOptions = {}): STDiT3Weights {
+export function loadWeights(reader: TensorSource, cfg: STDiT3Config, options: LoadOptions = {}): STDiT3Weights {
   const shapes = parameterShapes(cfg);
-  for (const [name, shape] of shapes) {
-    const entry = reader.entries.get(name);
-    if (!entry) throw new CheckpointError(`checkpoint ${reader.path}: missing tensor "${name}" (expected shape [${shape}])`, name);
-    if (!FLOAT_DTYPES.has(entry.dtype)) {
-      throw new CheckpointError(`checkpoint ${reader.path}: tensor "${name}" has dtype ${entry.dtype}, expected a float dtype`, name);
-    }
-    if (entry.shape.length !== shape.length || entry.shape.some((d, i) => d !== shape[i])) {
-      throw new CheckpointError(
-        `checkpoint ${reader.path}: tensor "${name}" has shape [${entry.shape}], expected [${shape}] for this config`,
-        name,
-      );
-    }
-  }
+  checkParameters(reader, shapes);
   const device = options.device ?? 'cpu';
   const matrixDtype = options.dtype ?? 'f32';
   const vec = (name: string) => reader.tensor(name, { device });
-  // A matrix [N, K], packed on the CPU (the row-major copy is freed at once).
-  const packed = (t: Tensor): Tensor => {
-    if (device !== 'cpu') return t;
-    const p = ops.packWeight(t, { dtype: matrixDtype });
-    t.dispose();
-    return p;
-  };
-  const mat = (name: string) => packed(reader.tensor(name, { device, dtype: matrixDtype }));
+  // Matrices [N, K] packed on the CPU (the row-major copy is freed at once).
+  const { matrix: mat, prepare: packed } = matrixReader((name, dtype) => reader.tensor(name, { device, dtype }), device, matrixDtype);
   const linear = (name: string): Linear => ({ weight: mat(`${name}.weight`), bias: vec(`${name}.bias`) });
   const block = (p: string): BlockWeights => ({
     scaleShiftTable: vec(`${p}.scale_shift_table`),
     qkv: linear(`${p}.attn.qkv`),
-    qNorm: vec(`${p}.attn.q_norm.weight`),
-    kNorm: vec(`${p}.attn.k_norm.weight`),
+    ...(cfg.qkNorm ? { qNorm: vec(`${p}.attn.q_norm.weight`), kNorm: vec(`${p}.attn.k_norm.weight`) } : {}),
     proj: linear(`${p}.attn.proj`),
     crossQ: linear(`${p}.cross_attn.q_linear`),
     crossKv: linear(`${p}.cross_attn.kv_linear`),
@@ -172,8 +143,7 @@ export function mapWeights<A, B>(w: STDiT3Weights<A>, fn: (leaf: A) => B): STDiT
   const blk = (b: BlockWeights<A>): BlockWeights<B> => ({
     scaleShiftTable: fn(b.scaleShiftTable),
     qkv: lin(b.qkv),
-    qNorm: fn(b.qNorm),
-    kNorm: fn(b.kNorm),
+    ...(b.qNorm !== undefined && b.kNorm !== undefined ? { qNorm: fn(b.qNorm), kNorm: fn(b.kNorm) } : {}),
     proj: lin(b.proj),
     crossQ: lin(b.crossQ),
     crossKv: lin(b.crossKv),
