@@ -32,9 +32,10 @@ static int g_failures;
     }                                                                                   \
   } while (0)
 
-/* A gemm of 64 rows: large enough to be split over the pool when it has threads. */
+/* A gemm of 2 * 512 * 256 * 64 flops: enough work to be split over 4 threads when the pool has
+ * them (a part takes at least 4 MFLOP). */
 static void gemm_runs(void) {
-  enum { M = 64, K = 32, N = 16 };
+  enum { M = 512, K = 64, N = 256 };
   static float a[M * K], w[N * K], out[M * N];
   const int64_t sa[2] = {M, K}, sw[2] = {N, K}, so[2] = {M, N};
   dc_tensor *ta = NULL, *tw = NULL, *to = NULL;
@@ -45,7 +46,7 @@ static void gemm_runs(void) {
   CHECK(dc_tensor_wrap(DC_F32, 2, sw, NULL, w, sizeof w, NULL, NULL, &tw) == DC_OK);
   CHECK(dc_tensor_wrap(DC_F32, 2, so, NULL, out, sizeof out, NULL, NULL, &to) == DC_OK);
   CHECK(dc_gemm(ta, tw, to, NULL) == DC_OK);
-  CHECK(out[0] == 16.0f && out[M * N - 1] == 16.0f);
+  CHECK(out[0] == 32.0f && out[M * N - 1] == 32.0f);
   dc_tensor_release(ta);
   dc_tensor_release(tw);
   dc_tensor_release(to);
@@ -110,6 +111,13 @@ static int child(const char* which) {
     CHECK(dc_cpu_fma_peak(3, 0.01, &gflops) == DC_ERR_UNAVAILABLE);
     CHECK(strstr(dc_last_error(), "could start only 1 of 3 threads") != NULL);
     CHECK(dc_cpu_fma_peak(1, 0.01, &gflops) == DC_OK && gflops > 0);
+  } else if (strcmp(which, "no-threads-grow") == 0) {
+    /* DITCACHE_THREADS=1 needs no thread; growing the pool then starts none: the next region
+     * must not wait for the workers it asked for. */
+    CHECK(dc_get_num_threads() == 1);
+    CHECK(dc_set_num_threads(4) == DC_ERR_UNAVAILABLE);
+    CHECK(dc_get_num_threads() == 1 && live_threads() == 1);
+    gemm_runs();
   } else if (strcmp(which, "no-threads-backend") == 0) {
     /* The backend query is the first call: it creates the pool (its name counts the threads). */
     dc_backend_info info = dc_backend_info_init();
@@ -184,6 +192,7 @@ static void run_case(const char* self, const char* which, const char* threads, r
 int main(int argc, char** argv) {
   if (argc > 1) return child(argv[1]);
   run_case(argv[0], "no-threads", "3", (rlim_t)1 << 40); /* 1 TiB stacks cannot be mapped */
+  run_case(argv[0], "no-threads-grow", "1", (rlim_t)1 << 40);
   run_case(argv[0], "no-threads-backend", "3", (rlim_t)1 << 40);
   run_case(argv[0], "some-threads", "8", SOME_STACK_BYTES);
   run_case(argv[0], "env-3", "3", 0);
@@ -192,6 +201,6 @@ int main(int argc, char** argv) {
   run_case(argv[0], "env-ignored", "0", 0);
   run_case(argv[0], "env-ignored", "-2", 0);
   run_case(argv[0], "env-ignored", "4x", 0);
-  printf("threads_test: 9 cases, %d failed\n", g_failures);
+  printf("threads_test: 10 cases, %d failed\n", g_failures);
   return g_failures ? EXIT_FAILURE : EXIT_SUCCESS;
 }
