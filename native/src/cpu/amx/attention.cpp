@@ -77,13 +77,29 @@ struct AmxWorkspace {
   }
 };
 
+// A q or k row of head_dim bf16 as the row of a tile operand: rotated by its rotary table row
+// (in fp32, rounded once) when there is one, zero-padded to dp.
+void tile_row(const AmxPlan& ap, const uint16_t* src, const float* table, uint16_t* dst) {
+  const int64_t D = ap.base.a->D;
+  if (table) {
+    const float* sn = table + ap.base.row;
+    for (int64_t t = 0; t < D / 2; ++t) {
+      const float x0 = bf16_to_f32(src[2 * t]), x1 = bf16_to_f32(src[2 * t + 1]);
+      dst[2 * t] = f32_to_bf16(x0 * table[2 * t] - x1 * sn[2 * t + 1]);
+      dst[2 * t + 1] = f32_to_bf16(x1 * table[2 * t] + x0 * sn[2 * t + 1]);
+    }
+  } else {
+    std::memcpy(dst, src, size_t(D) * 2);
+  }
+  std::memset(dst + D, 0, size_t(ap.dp - D) * 2);
+}
+
 // The visible keys of (b, h) up to position `end`, as bf16 rows of K (rotated) and columns of
 // V^T, zero-padded to whole tiles; returns how many.
 int64_t gather(const AmxPlan& ap, int64_t b, int64_t h, int64_t end, AmxWorkspace& ws) {
   const Plan& p = ap.base;
   const AttentionArgs& a = *p.a;
   const int64_t D = a.D, e = 2;
-  const int half = int(D / 2);
   int64_t n = 0;
   for (int64_t j = 0; j < end; ++j) {
     if (a.mask && !key_visible(a, b, j)) continue;
@@ -97,20 +113,7 @@ int64_t gather(const AmxPlan& ap, int64_t b, int64_t h, int64_t end, AmxWorkspac
       kr = row_at(a.k, a.k_stride, e, b, h, j - a.p_len);
       vr = row_at(a.v, a.v_stride, e, b, h, j - a.p_len);
     }
-    const uint16_t* ks = static_cast<const uint16_t*>(kr);
-    uint16_t* kd = ws.k + n * ap.dp;
-    if (p.rope_k) {  // rotated in fp32, rounded once
-      const float* cs = p.rope_k + j * 2 * p.row;
-      const float* sn = cs + p.row;
-      for (int t = 0; t < half; ++t) {
-        const float x0 = bf16_to_f32(ks[2 * t]), x1 = bf16_to_f32(ks[2 * t + 1]);
-        kd[2 * t] = f32_to_bf16(x0 * cs[2 * t] - x1 * sn[2 * t + 1]);
-        kd[2 * t + 1] = f32_to_bf16(x1 * cs[2 * t] + x0 * sn[2 * t + 1]);
-      }
-    } else {
-      std::memcpy(kd, ks, size_t(D) * 2);
-    }
-    std::memset(kd + D, 0, size_t(ap.dp - D) * 2);
+    tile_row(ap, static_cast<const uint16_t*>(kr), p.rope_k ? p.rope_k + j * 2 * p.row : nullptr, ws.k + n * ap.dp);
     const uint16_t* vs = static_cast<const uint16_t*>(vr);
     for (int64_t d = 0; d < D; ++d) ws.vt[d * ws.cap + n] = vs[d];
     ws.idx[n++] = j;
@@ -134,24 +137,13 @@ int64_t gather(const AmxPlan& ap, int64_t b, int64_t h, int64_t end, AmxWorkspac
 void pack_queries(const AmxPlan& ap, int64_t b, int64_t h, int64_t q0, int nq, AmxWorkspace& ws) {
   const Plan& p = ap.base;
   const AttentionArgs& a = *p.a;
-  const int64_t D = a.D, pairs = ap.dp / 2;
+  const int64_t pairs = ap.dp / 2;
   const uint32_t* rows[16];
   for (int i = 0; i < nq; ++i) {
-    const uint16_t* qr = static_cast<const uint16_t*>(row_at(a.q, a.q_stride, 2, b, h, q0 + i));
-    uint16_t* rotated = ws.qrow + i * ap.dp;
-    if (p.rope_q) {
-      const float* cs = p.rope_q + (q0 + i) * 2 * p.row;
-      const float* sn = cs + p.row;
-      for (int64_t t = 0; t < D / 2; ++t) {
-        const float x0 = bf16_to_f32(qr[2 * t]), x1 = bf16_to_f32(qr[2 * t + 1]);
-        rotated[2 * t] = f32_to_bf16(x0 * cs[2 * t] - x1 * sn[2 * t + 1]);
-        rotated[2 * t + 1] = f32_to_bf16(x1 * cs[2 * t] + x0 * sn[2 * t + 1]);
-      }
-    } else {
-      std::memcpy(rotated, qr, size_t(D) * 2);
-    }
-    std::memset(rotated + D, 0, size_t(ap.dp - D) * 2);
-    rows[i] = reinterpret_cast<const uint32_t*>(rotated);
+    uint16_t* row = ws.qrow + i * ap.dp;
+    tile_row(ap, static_cast<const uint16_t*>(row_at(a.q, a.q_stride, 2, b, h, q0 + i)),
+             p.rope_q ? p.rope_q + (q0 + i) * 2 * p.row : nullptr, row);
+    rows[i] = reinterpret_cast<const uint32_t*>(row);
   }
   for (int64_t c = 0; c < pairs; c += 16) {
     const int count = pairs - c < 16 ? int(pairs - c) : 16;
