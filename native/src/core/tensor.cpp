@@ -74,13 +74,16 @@ void contiguous_strides(int ndim, const int64_t* shape, int64_t* strides) {
   }
 }
 
-// Element range [lo, hi] addressed by a view; false when a size overflows.
+// Element range [lo, hi] addressed by a view (hi = -1 when it is empty); false when a size
+// overflows. An empty view's extents are bounded as a full one's would be: kernels still multiply
+// its shapes by its strides before they see it has no elements.
 bool address_range(int ndim, const int64_t* shape, const int64_t* strides, int64_t* hi) {
   int64_t h = 0;
+  bool empty = false;
   for (int i = 0; i < ndim; ++i) {
     if (shape[i] == 0) {
-      *hi = -1;
-      return true;
+      empty = true;
+      continue;
     }
     if (strides[i] != 0 && (shape[i] - 1) > std::numeric_limits<int64_t>::max() / strides[i])
       return false;
@@ -88,7 +91,7 @@ bool address_range(int ndim, const int64_t* shape, const int64_t* strides, int64
     if (extent > kMaxElements - h) return false;  // h <= 2^48 here: no overflow either way
     h += extent;
   }
-  *hi = h;
+  *hi = empty ? -1 : h;
   return true;
 }
 

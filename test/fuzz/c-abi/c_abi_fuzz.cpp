@@ -187,6 +187,14 @@ struct Program {
         dc_tensor* t = tensor(in);
         std::vector<float> buf(size_t(in.byte()) * 4);
         const size_t count = in.byte() % 4 ? buf.size() : size_t(in.pick(kOffsets));
+        // The contract is that dst holds dst_count floats, which the library cannot check: the buffer
+        // grows to a small claimed count, and a claim too large to back is made only where the
+        // tensor's element count differs (the refusal under test).
+        dc_tensor_desc desc{};
+        desc.struct_size = sizeof desc;
+        const bool described = t && dc_tensor_describe(t, &desc) == DC_OK;
+        if (count > buf.size() && count <= (size_t(1) << 16)) buf.resize(count);
+        if (count > buf.size() && described && size_t(desc.numel) == count) break;
         expect_refused(dc_tensor_read_f32(t, buf.data(), count), {t});
         break;
       }
