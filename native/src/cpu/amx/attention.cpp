@@ -94,12 +94,33 @@ void tile_row(const AmxPlan& ap, const uint16_t* src, const float* table, uint16
   std::memset(dst + D, 0, size_t(ap.dp - D) * 2);
 }
 
+// Columns [k0, k0 + 32) of V^T from the value rows `rows` (nullptr past the last key): per 16
+// head_dim rows, two keys' values interleaved as bf16 pairs, then 16 such pairs transposed at once,
+// so that each row of V^T gets its 32 keys in one store; rows past head_dim come out zero.
+void pack_values(const AmxPlan& ap, const uint16_t* const* rows, int64_t k0, AmxWorkspace& ws) {
+  const int64_t D = ap.base.a->D;
+  for (int64_t d0 = 0; d0 < ap.dv; d0 += 16) {
+    const __mmask16 live = V::first(D - d0 < 16 ? int(D - d0) : 16);
+    const auto widened = [&](const uint16_t* row) {
+      return row ? _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(live, row + d0)) : _mm512_setzero_si512();
+    };
+    __m512 r[16];
+    for (int i = 0; i < 16; ++i) {
+      const __m512i even = widened(rows[2 * i]), odd = widened(rows[2 * i + 1]);
+      r[i] = _mm512_castsi512_ps(_mm512_or_si512(even, _mm512_slli_epi32(odd, 16)));
+    }
+    V::transpose(r);  // r[t]: keys k0 .. k0 + 31 of head_dim row d0 + t, as pairs
+    for (int t = 0; t < 16; ++t) _mm512_store_ps(reinterpret_cast<float*>(ws.vt + (d0 + t) * ws.cap + k0), r[t]);
+  }
+}
+
 // The visible keys of (b, h) up to position `end`, as bf16 rows of K (rotated) and columns of
 // V^T, zero-padded to whole tiles; returns how many.
 int64_t gather(const AmxPlan& ap, int64_t b, int64_t h, int64_t end, AmxWorkspace& ws) {
   const Plan& p = ap.base;
   const AttentionArgs& a = *p.a;
-  const int64_t D = a.D, e = 2;
+  const int64_t e = 2;
+  const uint16_t* values[32];
   int64_t n = 0;
   for (int64_t j = 0; j < end; ++j) {
     if (a.mask && !key_visible(a, b, j)) continue;
@@ -114,20 +135,16 @@ int64_t gather(const AmxPlan& ap, int64_t b, int64_t h, int64_t end, AmxWorkspac
       vr = row_at(a.v, a.v_stride, e, b, h, j - a.p_len);
     }
     tile_row(ap, static_cast<const uint16_t*>(kr), p.rope_k ? p.rope_k + j * 2 * p.row : nullptr, ws.k + n * ap.dp);
-    const uint16_t* vs = static_cast<const uint16_t*>(vr);
-    for (int64_t d = 0; d < D; ++d) ws.vt[d * ws.cap + n] = vs[d];
+    values[n % 32] = static_cast<const uint16_t*>(vr);
     ws.idx[n++] = j;
+    if (n % 32 == 0) pack_values(ap, values, n - 32, ws);
   }
   const int64_t padded = (n + 31) / 32 * 32;
-  std::memset(ws.k + n * ap.dp, 0, size_t((padded - n) * ap.dp) * 2);
-  for (int64_t d = 0; d < ap.dv; ++d) {
-    uint16_t* row = ws.vt + d * ws.cap;
-    if (d >= D) {
-      std::memset(row, 0, size_t(padded) * 2);
-    } else {
-      std::memset(row + n, 0, size_t(padded - n) * 2);
-    }
+  if (padded > n) {
+    for (int64_t i = n % 32; i < 32; ++i) values[i] = nullptr;
+    pack_values(ap, values, padded - 32, ws);
   }
+  std::memset(ws.k + n * ap.dp, 0, size_t((padded - n) * ap.dp) * 2);
   return n;
 }
 
