@@ -38,6 +38,9 @@ export interface TensorOptions {
    * Copy the data instead of sharing the typed array's memory (default false: zero-copy on the CPU
    * where possible). A shared ArrayBuffer is marked untransferable (worker_threads
    * markAsUntransferable): postMessage and structuredClone copy it from then on.
+   * A tensor sharing caller memory is for synchronous ops only: `ops.async.*` refuse it
+   * (TypeError, DC_ERR_INVALID_ARGUMENT), since the caller could detach or shrink the ArrayBuffer
+   * on the event loop while a worker thread reads it. Pass `copy: true` for tensors given to them.
    */
   copy?: boolean;
 }
@@ -165,6 +168,7 @@ export class Tensor {
   /**
    * A typed array over this tensor's own memory (contiguous host tensors; f16/bf16 as raw
    * Uint16Array). It keeps the memory alive after dispose(); writes through it are the tensor's.
+   * A tensor over caller memory (tensor() without copy) has none of its own: TypeError.
    */
   hostView(): Float32Array | Uint16Array | Int32Array | BigInt64Array | Uint8Array {
     const buf = this.live().hostBuffer();

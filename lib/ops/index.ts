@@ -33,6 +33,13 @@ function pick<F extends 'sync' | 'async' | 'timed'>(form: F) {
   return Object.fromEntries(Object.entries(pairs).map(([name, pair]) => [name, pair[form]]));
 }
 
+/**
+ * The ops. `ops.async.*` take the same arguments and resolve with the same result, running the
+ * kernel on a libuv worker thread; they reject a tensor that shares caller memory (`tensor(data,
+ * shape)` without `copy: true`, or a view of one) with a TypeError, code DC_ERR_INVALID_ARGUMENT,
+ * because the caller's ArrayBuffer could be transferred, detached or shrunk while the worker reads
+ * or writes it. Tensors the library allocates (`empty`, `zeros`, op outputs, `clone()`) qualify.
+ */
 export const ops: SyncOps & { packWeight: typeof packWeight; async: AsyncOps } = Object.freeze({
   ...(pick('sync') as SyncOps),
   packWeight,

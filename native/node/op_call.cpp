@@ -61,6 +61,7 @@ OpCall::~OpCall() {
 
 dc_tensor* OpCall::tensor(Napi::Value v, const char* what) {
   TensorObject* obj = TensorObject::FromValue(env_, v, what);
+  if (obj->external() && !over_caller_memory_) over_caller_memory_ = what;
   dc_tensor* t = obj->handle();
   check(env_, dc_tensor_retain(t));
   handles_.push_back(t);
@@ -91,6 +92,14 @@ Napi::Value OpCall::run(Napi::Value mode, Body body, Result result) {
     check(env_, st);
     return result ? result(env_) : env_.Undefined();
   }
+  // A worker thread cannot hold caller memory in place: the caller's ArrayBuffer can be
+  // transferred, detached or shrunk on the event loop while the op reads or writes it, and nothing
+  // in Node-API pins it. Copying it here would silently end the tensor's sharing with its array.
+  if (over_caller_memory_)
+    throw_type(env_, std::string(over_caller_memory_) +
+                         ": a tensor over caller memory (tensor() without copy) cannot be used by an "
+                         "async op, which runs on a worker thread while the ArrayBuffer can be "
+                         "detached or resized; make it with { copy: true } or clone() it");
   std::vector<Napi::ObjectReference> refs;
   refs.reserve(objects_.size());
   for (const Napi::Object& o : objects_) refs.push_back(Napi::Persistent(o));

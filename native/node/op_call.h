@@ -28,7 +28,8 @@ class OpCall {
   using Body = std::function<dc_status()>;
   using Result = std::function<Napi::Value(Napi::Env)>;
   // `mode` is the op's last argument: falsy runs `body` now and returns `result(env)` (or
-  // undefined); true returns a Promise of it, with `body` on a libuv worker; {repeat: n} runs
+  // undefined); true returns a Promise of it, with `body` on a libuv worker (refused, TypeError,
+  // for a tensor over caller memory: see run()); {repeat: n} runs
   // `body` n times back to back and returns a Float64Array of each run's seconds, timed in native
   // code so that benchmarks measure the kernel and not the JavaScript call.
   Napi::Value run(Napi::Value mode, Body body, Result result = nullptr);
@@ -37,6 +38,7 @@ class OpCall {
   Napi::Env env_;
   std::vector<dc_tensor*> handles_;
   std::vector<Napi::Object> objects_;  // referenced persistently only for an async run
+  const char* over_caller_memory_ = nullptr;  // the first tensor argument wrapping caller memory
 };
 
 }  // namespace dcnode

@@ -315,6 +315,9 @@ Napi::Value TensorObject::HostBuffer(const Napi::CallbackInfo& info) {
   check(env, dc_tensor_describe(t, &d));
   if (d.device != DC_DEVICE_CPU || !d.contiguous)
     throw_type(env, "hostBuffer needs a contiguous tensor in host memory");
+  // The reference below keeps the core tensor alive, not caller memory under it: a buffer over
+  // that would outlive the caller's ArrayBuffer being detached or collected.
+  if (external()) throw_type(env, "hostBuffer: the tensor shares caller memory; use the typed array it was made from");
   check(env, dc_tensor_retain(t));
   return Napi::ArrayBuffer::New(
       env, d.data, size_t(d.numel) * dc_dtype_size(d.dtype),

@@ -125,6 +125,27 @@ describe('zero-copy tensors and detached buffers', () => {
     expect(new Float32Array(moved)[3]).toBe(4);
   });
 
+  it('refuses a tensor over caller memory in an async op, so no worker reads a buffer transferred meanwhile', async () => {
+    const data = new Float32Array(64 * 64).fill(1);
+    const t = b.fromTypedArray(data, 0, [64, 64], false); // shares data's memory, not marked
+    const out = zeros([64, 64]).native;
+    coded(() => b.softmax(t, out, true), TypeError, 'DC_ERR_INVALID_ARGUMENT', /^x: a tensor over caller memory/);
+    // nor does a buffer over it escape, which the tensor would not keep alive
+    coded(() => t.hostBuffer(), TypeError, 'DC_ERR_INVALID_ARGUMENT', /shares caller memory/);
+    coded(() => b.gemm(zeros([64, 64]).native, zeros([64, 64]).native, t, {}, true), TypeError, 'DC_ERR_INVALID_ARGUMENT', /^out: .*caller memory/);
+    // Had the op been queued, this transfer would free the memory under it on the event loop.
+    const moved = structuredClone(data.buffer, { transfer: [data.buffer] });
+    coded(() => b.softmax(t, out, true), TypeError, 'DC_ERR_INVALID_ARGUMENT', /detached or transferred/);
+    expect(new Float32Array(moved)[0]).toBe(1);
+    // An owned copy runs on the worker whatever happens to the array it was made from.
+    const source = new Float32Array(64 * 64).fill(1);
+    const owned = b.fromTypedArray(source, 0, [64, 64], true);
+    const pending = b.softmax(owned, out, true) as Promise<unknown>;
+    structuredClone(source.buffer, { transfer: [source.buffer] });
+    await pending;
+    expect(out.read()[5]).toBeCloseTo(1 / 64, 7);
+  });
+
   it('keeps tensor() safe: its buffer is copied, not transferred, by postMessage and structuredClone', async () => {
     const data = new Float32Array([1, 2, 3, 4]);
     const t = tensor(data, [4]);

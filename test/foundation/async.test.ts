@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { ops, tensor, zeros, type Tensor } from '../../lib/index.js';
 import { uniform } from '../ops/isa-cases.js';
 
-const t = (shape: number[], seed: number): Tensor => tensor(uniform(shape.reduce((a, b) => a * b, 1), seed), shape);
+// Copies: an async op refuses a tensor over caller memory (see the rejections below).
+const t = (shape: number[], seed: number): Tensor => tensor(uniform(shape.reduce((a, b) => a * b, 1), seed), shape, { copy: true });
 
 type SyncOps = Omit<typeof ops, 'async'>;
 
@@ -103,5 +104,18 @@ describe('ops.async rejections', () => {
     const out = zeros([2, 6]).view([2, 3], { strides: [6, 2] });
     const shape = await sameFailure((o) => o.softmax(zeros([2, 3]), { out }), RangeError, /last dimension must have stride 1/);
     expect(shape.code).toBe('DC_ERR_SHAPE');
+  });
+
+  it('rejects a tensor over caller memory, whose ArrayBuffer the caller can detach while the op runs', async () => {
+    const data = uniform(4 * 8, 50);
+    const shared = tensor(data, [4, 8]);
+    const error = await ops.async.softmax(shared).then(() => undefined, (e: unknown) => e as Error & { code?: string });
+    expect(error).toBeInstanceOf(TypeError);
+    expect(error!.code).toBe('DC_ERR_INVALID_ARGUMENT');
+    expect(error!.message).toMatch(/^x: a tensor over caller memory .* \{ copy: true \} or clone\(\) it$/);
+    // as an output too, and through a view; the synchronous form and a copy are unaffected
+    await expect(ops.async.softmax(t([4, 8], 51), { out: shared })).rejects.toThrow(/^out: a tensor over caller memory/);
+    await expect(ops.async.softmax(shared.view([2, 8]))).rejects.toThrow(/caller memory/);
+    expect([...(await ops.async.softmax(shared.clone())).toFloat32Array()]).toEqual([...ops.softmax(shared).toFloat32Array()]);
   });
 });

@@ -81,8 +81,8 @@ describe('worker threads', () => {
     const workers = inputs.map(({ a, w }) => runWorker({ addon, a, w, M, K, N, rounds: ROUNDS }));
 
     // Meanwhile, the main thread keeps the library busy with its own gemms.
-    const a = tensor(uniform(M * K, 31), [M, K]);
-    const w = tensor(uniform(N * K, 41), [N, K]);
+    const a = tensor(uniform(M * K, 31), [M, K], { copy: true });
+    const w = tensor(uniform(N * K, 41), [N, K], { copy: true });
     const mainWant = gemmRef(a.toFloat32Array(), w.toFloat32Array());
     for (let r = 0; r < ROUNDS; r++) {
       const out = r % 2 ? await ops.async.gemm(a, w) : ops.gemm(a, w);

@@ -208,8 +208,8 @@ describeEachIsa('gemm', () => {
   });
 
   it('gives the same result in the Promise form', async () => {
-    const a = tensor(uniform(6 * 5, 7), [6, 5]);
-    const w = tensor(uniform(4 * 5, 8), [4, 5]);
+    const a = tensor(uniform(6 * 5, 7), [6, 5], { copy: true });
+    const w = tensor(uniform(4 * 5, 8), [4, 5], { copy: true });
     const sync = ops.gemm(a, w, { activation: 'gelu-tanh' }).toFloat32Array();
     const async = (await ops.async.gemm(a, w, { activation: 'gelu-tanh' })).toFloat32Array();
     expect([...async]).toEqual([...sync]);
