@@ -38,6 +38,8 @@ export interface TensorOptions {
    * Copy the data instead of sharing the typed array's memory (default false: zero-copy on the CPU
    * where possible). A shared ArrayBuffer is marked untransferable (worker_threads
    * markAsUntransferable): postMessage and structuredClone copy it from then on.
+   * A resizable ArrayBuffer is shared too: while it is shrunk below the data, the tensor refuses
+   * every use.
    * A tensor sharing caller memory is for synchronous ops only: `ops.async.*` refuse it
    * (TypeError, DC_ERR_INVALID_ARGUMENT), since the caller could detach or shrink the ArrayBuffer
    * on the event loop while a worker thread reads it. Pass `copy: true` for tensors given to them.

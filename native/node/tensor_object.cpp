@@ -99,10 +99,12 @@ Napi::Value AdoptHandle(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+// Asked of the typed array itself, which answers for a SharedArrayBuffer too (napi's ArrayBuffer
+// accessors refuse one); a detached buffer has no data and no length.
 void* typed_array_data(const Napi::TypedArray& a) {
-  Napi::ArrayBuffer buffer = a.ArrayBuffer();
-  if (buffer.IsDetached()) return nullptr;
-  return static_cast<char*>(buffer.Data()) + a.ByteOffset();
+  void* data = nullptr;
+  if (napi_get_typedarray_info(a.Env(), a, nullptr, nullptr, &data, nullptr, nullptr) != napi_ok) return nullptr;
+  return data;
 }
 
 int typed_array_dtype(const Napi::TypedArray& a) {
@@ -141,6 +143,7 @@ Napi::Object TensorObject::Wrap(Napi::Env env, dc_tensor* t, Napi::Value source)
   if (!source.IsEmpty()) {
     self->source_ = Napi::Persistent(source);
     self->source_data_ = typed_array_data(source.As<Napi::TypedArray>());
+    self->source_bytes_ = source.As<Napi::TypedArray>().ByteLength();
   } else {
     const int64_t bytes = storage_bytes(t);
     if (bytes >= kReportExternalFrom) {
@@ -190,14 +193,17 @@ dc_tensor* TensorObject::live(Napi::Env env) const {
   return t_;
 }
 
-// Caller memory can be taken away under a zero-copy tensor (a transferred or detached
-// ArrayBuffer): its memory then belongs to someone else, so the tensor refuses every use.
+// Caller memory can be taken away under a zero-copy tensor: a transferred or detached ArrayBuffer
+// belongs to someone else, and a resizable one shrunk (which detaches nothing and keeps its
+// address) no longer holds the tensor's bytes. The tensor then refuses every use; a buffer grown
+// back, or grown past them, serves again.
 void TensorObject::check_source(Napi::Env env, const char* what) const {
   if (source_.IsEmpty()) return;
-  if (typed_array_data(source_.Value().As<Napi::TypedArray>()) != source_data_)
+  Napi::TypedArray source = source_.Value().As<Napi::TypedArray>();
+  if (typed_array_data(source) != source_data_ || source.ByteLength() < source_bytes_)
     throw_type(env, std::string(what) +
-                        ": the ArrayBuffer under this tensor was detached or transferred; the "
-                        "tensor shares its memory and can no longer be used");
+                        ": the ArrayBuffer under this tensor was detached or transferred, or shrunk "
+                        "below its data; the tensor shares its memory and can no longer be used");
 }
 
 Napi::Value TensorObject::Shape(const Napi::CallbackInfo& info) {
@@ -262,8 +268,11 @@ Napi::Value TensorObject::View(const Napi::CallbackInfo& info) {
   dc_tensor* v = nullptr;
   check(env, dc_tensor_view(base, offset, int(shape.size()), shape.data(),
                             has_strides ? strides.data() : nullptr, &v));
-  // The view shares storage; caller memory stays alive through the same source.
-  return Wrap(env, v, source_.IsEmpty() ? Napi::Value() : source_.Value());
+  // The view shares storage; caller memory stays alive through the same source, and needs the
+  // bytes its base needed (a length-tracking array may have grown since).
+  Napi::Object view = Wrap(env, v, source_.IsEmpty() ? Napi::Value() : source_.Value());
+  ObjectWrap<TensorObject>::Unwrap(view)->source_bytes_ = source_bytes_;
+  return view;
 }
 
 Napi::Value TensorObject::Read(const Napi::CallbackInfo& info) {

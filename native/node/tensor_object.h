@@ -44,6 +44,7 @@ class TensorObject : public Napi::ObjectWrap<TensorObject> {
   dc_tensor* t_ = nullptr;
   Napi::Reference<Napi::Value> source_;
   void* source_data_ = nullptr;  // the typed array's memory when wrapped
+  size_t source_bytes_ = 0;      // and its length then
   int64_t external_memory_ = 0;  // reported to V8 through AdjustExternalMemory
   napi_env env_ = nullptr;
 };
@@ -53,7 +54,8 @@ void register_tensor_functions(Napi::Env env, Napi::Object exports);
 
 // dtype of a typed array, or -1.
 int typed_array_dtype(const Napi::TypedArray& a);
-// The typed array's first byte, or nullptr when its ArrayBuffer is detached.
+// The typed array's first byte (over an ArrayBuffer or a SharedArrayBuffer), or nullptr when its
+// buffer is detached.
 void* typed_array_data(const Napi::TypedArray& a);
 
 }  // namespace dcnode

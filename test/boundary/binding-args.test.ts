@@ -146,6 +146,37 @@ describe('zero-copy tensors and detached buffers', () => {
     expect(out.read()[5]).toBeCloseTo(1 / 64, 7);
   });
 
+  it('refuses a tensor whose resizable ArrayBuffer shrank below its data, and serves it again when it grows back', () => {
+    const buffer = new ArrayBuffer(64, { maxByteLength: 1 << 20 });
+    const data = new Float32Array(buffer, 16, 8).fill(2); // fixed length, bytes 16-48
+    const t = tensor(data, [8]);
+    const tail = t.view([4], { offset: 4 });
+    const all = tensor(new Float32Array(buffer), [16]); // length-tracking
+    buffer.resize(40); // detaches nothing, keeps its address: only the length says the bytes are gone
+    for (const use of [() => t.toFloat32Array(), () => tail.toFloat32Array(), () => ops.softmax(t), () => t.write(new Float32Array(8))]) {
+      coded(use, TypeError, 'DC_ERR_INVALID_ARGUMENT', /shrunk below its data/);
+    }
+    coded(() => ops.add(all, all), TypeError, 'DC_ERR_INVALID_ARGUMENT', /shrunk/);
+    buffer.resize(0); // the pages past the new length may be unmapped: a read there crashed
+    coded(() => b.softmax(all.native, zeros([16]).native), TypeError, 'DC_ERR_INVALID_ARGUMENT', /shrunk/);
+    buffer.resize(1 << 20); // grown back (zero-filled), and past: each tensor's bytes are there again
+    expect([...t.toFloat32Array()]).toEqual(new Array(8).fill(0));
+    expect([...all.toFloat32Array()]).toEqual(new Array(16).fill(0));
+    data.fill(3);
+    expect([...tail.toFloat32Array()]).toEqual([3, 3, 3, 3]);
+  });
+
+  it('shares or copies a SharedArrayBuffer like an ArrayBuffer', () => {
+    const data = new Float32Array(new SharedArrayBuffer(16));
+    const shared = tensor(data, [4]);
+    const copied = tensor(data, [4], { copy: true });
+    data[1] = 5;
+    expect([...shared.toFloat32Array()]).toEqual([0, 5, 0, 0]);
+    expect([...copied.toFloat32Array()]).toEqual([0, 0, 0, 0]);
+    shared.write(new Float32Array([1, 2, 3, 4]));
+    expect([...data]).toEqual([1, 2, 3, 4]);
+  });
+
   it('keeps tensor() safe: its buffer is copied, not transferred, by postMessage and structuredClone', async () => {
     const data = new Float32Array([1, 2, 3, 4]);
     const t = tensor(data, [4]);
