@@ -37,7 +37,8 @@ export interface TensorOptions {
   /**
    * Copy the data instead of sharing the typed array's memory (default false: zero-copy on the CPU
    * where possible). A shared ArrayBuffer is marked untransferable (worker_threads
-   * markAsUntransferable): postMessage and structuredClone copy it from then on.
+   * markAsUntransferable): from then on postMessage and structuredClone with it in the transfer
+   * list copy it (Node 20) or throw a DataCloneError (Node 22 and later), and never detach it.
    * A resizable ArrayBuffer is shared too: while it is shrunk below the data, the tensor refuses
    * every use.
    * A tensor sharing caller memory is for synchronous ops only: `ops.async.*` refuse it
@@ -273,7 +274,9 @@ export function tensor(data: TensorData, shape: readonly number[], options: Tens
   }
   const copy = options.copy === true || array !== data;
   // A shared buffer must not be detached under the tensor: postMessage and structuredClone then
-  // copy it instead of transferring it (the binding refuses a tensor whose buffer was detached).
+  // copy it (Node 20) or refuse to transfer it (Node 22+). Whatever still detaches it
+  // (ArrayBuffer.prototype.transfer where markAsUntransferable does not cover it), the binding
+  // refuses the tensor afterwards.
   if (!copy && array.buffer instanceof ArrayBuffer) markAsUntransferable(array.buffer);
   const host = new Tensor(binding().fromTypedArray(array, DTYPE_CODE[dtype], [...shape], copy));
   if (device === 'cpu') return host;
