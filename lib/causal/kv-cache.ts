@@ -5,6 +5,7 @@ import type { NativeKvRing } from '../native/binding.js';
 import { binding } from '../native/loader.js';
 import type { TemporalKvHooks, TemporalPrefix } from '../models/layers/attention.js';
 import { deviceCode, dtypeCode, empty, Tensor, type Device, type DType } from '../tensor.js';
+import { rangeError } from '../util/errors.js';
 import { Scope } from '../util/scope.js';
 
 export interface KvCacheShape {
@@ -26,7 +27,7 @@ export class TemporalKvCache {
 
   /** `dtype`: of the K/V entries, the model's activation dtype (STDiT3.dtype). */
   constructor(shape: KvCacheShape, device: Device = 'cpu', dtype: DType = 'f32') {
-    if (!Number.isInteger(shape.capacity) || shape.capacity < 1) throw new RangeError(`KV cache capacity must be a positive number of frames, got ${shape.capacity}`);
+    if (!Number.isInteger(shape.capacity) || shape.capacity < 1) throw rangeError(`KV cache capacity must be a positive number of frames, got ${shape.capacity}`);
     this.shape = shape;
     const { NativeKvRing } = binding();
     this.#rings = Array.from(

@@ -2,6 +2,7 @@
 // what was given — whether the TypeScript layer or the native core catches it.
 import { describe, expect, it } from 'vitest';
 
+import { TemporalKvCache } from '../../lib/causal/kv-cache.js';
 import { empty, ops, runtime, tensor, zeros, type DType } from '../../lib/index.js';
 
 /** Runs `fn`, expecting it to throw an instance of `kind`; returns the error for further checks. */
@@ -130,5 +131,15 @@ describe('devices', () => {
     expect(thrown(() => zeros([2], { device: 'tpu' as never }), TypeError).message).toBe(
       "device must be 'cpu' or 'cuda', got tpu",
     );
+  });
+});
+
+describe('the temporal KV cache', () => {
+  it('refuses a capacity that is not a positive number of frames, with a code', () => {
+    for (const capacity of [0, -1, 2.5, Number.NaN]) {
+      const e = thrown(() => new TemporalKvCache({ layers: 1, batch: 1, tokens: 1, heads: 1, headDim: 8, capacity }), RangeError);
+      expect(e.message).toBe(`KV cache capacity must be a positive number of frames, got ${capacity}`);
+      expect((e as Error & { code?: string }).code).toBe('DC_ERR_RANGE');
+    }
   });
 });
