@@ -276,6 +276,10 @@ const CASES: Case[] = [
   { name: 'q/k/v/out sliced from packed qkv', B: 2, H: 3, Nq: 41, Nk: 41, D: 72, packed: true },
   { name: 'q and kv from separate packed buffers', B: 2, H: 2, Nq: 20, Nk: 35, D: 64, packed: true },
   { name: 'causal square', B: 2, H: 2, Nq: 200, Nk: 200, D: 64, causal: true },
+  // Over 1 MiB of bf16 keys and values per (batch, head): on AMX, pairs of query blocks take each
+  // key block in turn (a partial second pair, a trailing key block of 36).
+  { name: 'keys past L2, key mask with holes', B: 1, H: 2, Nq: 50, Nk: 3300, D: 72, mask: { dtype: 'u8', visible: holes } },
+  { name: 'keys past L2, causal, fewer queries than keys', B: 1, H: 1, Nq: 70, Nk: 3172, D: 72, causal: true },
   { name: 'causal, fewer queries than keys', B: 1, H: 3, Nq: 17, Nk: 130, D: 32, causal: true },
   { name: 'causal one query', B: 1, H: 1, Nq: 1, Nk: 9, D: 72, causal: true },
   { name: 'caption key mask with holes (u8)', B: 2, H: 2, Nq: 77, Nk: 120, D: 72, mask: { dtype: 'u8', visible: holes } },
