@@ -97,6 +97,7 @@ export async function* runInWorker<S extends StepInfo = StepInfo>(
       dir: model.dir,
       device: model.device,
       ...exported,
+      handles,
       abort,
     };
     worker = new Worker(workerScript(), { workerData: job });
@@ -108,6 +109,7 @@ export async function* runInWorker<S extends StepInfo = StepInfo>(
   let wake: (() => void) | null = null;
   let failure: Error | null = null;
   let exited = false;
+  let adopted = false;
   const push = (m: WorkerMessage) => {
     queue.push(m);
     wake?.();
@@ -131,6 +133,9 @@ export async function* runInWorker<S extends StepInfo = StepInfo>(
       const m = queue.shift();
       if (!m) throw failure!;
       switch (m.type) {
+        case 'adopted':
+          adopted = true;
+          break;
         case 'step':
           // A step that finished while the abort was on its way is not reported.
           if (!signal?.aborted) yield m.info as S;
@@ -149,6 +154,22 @@ export async function* runInWorker<S extends StepInfo = StepInfo>(
     if (!exited) {
       // The worker ends by itself after its last message, or before its next step once aborted.
       await new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    }
+    // Every message has arrived by the exit. A result nobody took (the caller stopped iterating
+    // after it was sent) is given back; so is every handle of the job when the worker died before
+    // it adopted them (its script failed to load, or it was terminated).
+    for (const m of queue) {
+      if (m.type === 'adopted') adopted = true;
+      if (m.type === 'done') adoptTensor(m.latent).dispose();
+    }
+    if (!adopted) {
+      for (const h of handles) {
+        try {
+          adoptTensor(h).dispose();
+        } catch {
+          // adopted, and disposed, by a worker that failed before acknowledging
+        }
+      }
     }
   }
 }

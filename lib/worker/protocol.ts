@@ -22,11 +22,15 @@ export interface WorkerJob {
   /** the options with tensors replaced by handles (see host.ts) */
   options: Record<string, unknown>;
   tensorFields: string[];
+  /** every handle above, weights and options: the worker adopts them all before anything else */
+  handles: Handle[];
   /** Int32Array(1) flag: set to 1 to stop before the next step */
   abort: SharedArrayBuffer;
 }
 
 export type WorkerMessage =
+  /** the worker owns every handle of the job from now on (the caller gives them back otherwise) */
+  | { type: 'adopted' }
   | { type: 'step'; info: StepInfo & { chunk?: number } }
   | { type: 'done'; latent: Handle; trace: unknown }
   | { type: 'aborted' }

@@ -19,42 +19,47 @@ import type { WorkerJob, WorkerMessage } from './protocol.js';
 const job = workerData as WorkerJob;
 const post = (m: WorkerMessage) => parentPort!.postMessage(m);
 const abort = new Int32Array(job.abort);
-const adopted: Tensor[] = [];
-const adopt = (h: bigint) => {
-  const t = adoptTensor(h);
-  adopted.push(t);
-  return t;
-};
-
-const spec = job.model;
-const model =
-  spec.type === 'CausalSTDiT2'
-    ? new CausalSTDiT2(spec.config, mapCausalWeights(spec.weights, adopt), job.device, job.dir)
-    : new STDiT3(spec.config, mapWeights(spec.weights, adopt), job.device, job.dir);
-const options: Record<string, unknown> = { ...job.options };
-for (const field of job.tensorFields) {
-  const v = options[field];
-  options[field] = Array.isArray(v) ? (v as bigint[]).map(adopt) : adopt(v as bigint);
-}
 
 /** A policy module's policy, made by its factory for this run's steps and model. */
-async function policyOf(cache: unknown): Promise<unknown> {
+async function policyOf(cache: unknown, model: STDiT3 | CausalSTDiT2, steps: number | undefined): Promise<unknown> {
   if (!isPolicyModule(cache)) return cache;
   const name = cache.export ?? 'default';
   const factory = ((await import(cache.module)) as Record<string, unknown>)[name];
   if (typeof factory !== 'function') throw new TypeError(`cache module ${cache.module}: its export "${name}" is not a function`);
-  const steps =
-    (options['steps'] as number | undefined) ??
+  const count =
+    steps ??
     (model instanceof CausalSTDiT2
       ? iddpmSchedule(model.config.sampling.respacing, model.config.sampling.diffusionSteps).timestepMap.length
       : model.config.scheduler.numSamplingSteps);
-  const policy = (factory as PolicyFactory)({ steps, depth: model.config.depth, options: cache.options });
+  const policy = (factory as PolicyFactory)({ steps: count, depth: model.config.depth, options: cache.options });
   if (!isPolicy(policy)) throw new TypeError(`cache module ${cache.module}: "${name}" returned no CachePolicy (an object with plan())`);
   return policy;
 }
 
+const adopted: Tensor[] = [];
 try {
-  options['cache'] = await policyOf(options['cache']);
+  // Every handle first, before anything that can fail: from the acknowledgement on, this thread
+  // disposes them whatever happens next; until it, the caller gives them back if this thread dies.
+  const byHandle = new Map<bigint, Tensor>();
+  for (const h of job.handles) {
+    const t = adoptTensor(h);
+    adopted.push(t);
+    byHandle.set(h, t);
+  }
+  post({ type: 'adopted' });
+  const take = (h: bigint): Tensor => byHandle.get(h)!;
+
+  const spec = job.model;
+  const model =
+    spec.type === 'CausalSTDiT2'
+      ? new CausalSTDiT2(spec.config, mapCausalWeights(spec.weights, take), job.device, job.dir)
+      : new STDiT3(spec.config, mapWeights(spec.weights, take), job.device, job.dir);
+  const options: Record<string, unknown> = { ...job.options };
+  for (const field of job.tensorFields) {
+    const v = options[field];
+    options[field] = Array.isArray(v) ? (v as bigint[]).map(take) : take(v as bigint);
+  }
+  options['cache'] = await policyOf(options['cache'], model, options['steps'] as number | undefined);
   const it =
     model instanceof CausalSTDiT2
       ? extendStepsSync(model, options as unknown as Ca2ExtendOptions)
