@@ -8,12 +8,15 @@
 //   - a released or foreign handle is refused with DC_ERR_INVALID_ARGUMENT;
 //   - a versioned struct whose struct_size the library does not know is refused (and never read
 //     or written past the caller's object, which the sanitizers would report);
-//   - when the program ends and its handles are released, the host pool holds what it held before.
+//   - a query's answer is a string (never NULL) or a value in its range;
+//   - when the program ends and its handles are released, the host pool holds what it held before
+//     (and the ISA a step chose is set back).
 // Built by CMake with DITCACHE_FUZZ=ON (clang); test/fuzz/c-abi/run.sh builds and runs it.
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
-#include <memory>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "ditcache.h"
@@ -37,6 +40,10 @@ const int64_t kDims[] = {0, 1, 1, 2, 2, 3, 4, 5, 8, 16, 33, -1, int64_t(1) << 24
 const int64_t kOffsets[] = {0, 1, 2, 7, 64, -1, -64, int64_t(1) << 50, INT64_MAX, INT64_MIN};
 const int kInts[] = {0, 1, 2, 3, 4, 8, -1, 9, 1 << 20, INT32_MIN, INT32_MAX};
 const double kDoubles[] = {0, 1, -1, 0.5, 1e-6, 1e300, -1e300, 3.5e38};
+// Steps added after the regression seeds were committed take op bytes that were dc_tensor_empty's
+// (op % 20 == 0) and that no committed seed uses as a step, so that the seeds keep their programs;
+// empty keeps the bytes 0, 20, 60, 120, 140, 160 and 240.
+const uint8_t kLaterSteps[] = {40, 80, 100, 180, 200, 220};
 
 [[noreturn]] void broken() { __builtin_trap(); }
 
@@ -71,6 +78,13 @@ void check_status(dc_status s) {
   if (s < DC_OK || s > DC_ERR_INTERNAL) broken();
   if (s != DC_OK && dc_last_error()[0] == '\0') broken();
 }
+
+void check_string(const char* s) {
+  if (!s) broken();
+  (void)std::strlen(s);  // a terminated string the sanitizers may read to its end
+}
+
+bool valid_isa(dc_isa isa) { return isa >= DC_ISA_PORTABLE && isa <= DC_ISA_AMX; }
 
 struct Program {
   std::vector<dc_tensor*> live;   // handles this program owns one reference to
@@ -126,10 +140,106 @@ struct Program {
     for (dc_tensor* l : live) still_owned = still_owned || l == t;
     if (!still_owned) stale.push_back(t);
   }
+  bool bad_ring(const dc_kv_ring* r) const {
+    return r == reinterpret_cast<const dc_kv_ring*>(foreign) ||
+           std::find(stale_rings.begin(), stale_rings.end(), r) != stale_rings.end();
+  }
+  void later_step(int which, Input& in) {
+    switch (which) {
+      case 0: {  // a ring's storage tensors, or clearing it
+        dc_kv_ring* r = ring(in);
+        dc_status st;
+        if (in.byte() % 2) {
+          dc_tensor *k = nullptr, *v = nullptr;
+          const uint8_t outs = in.byte() % 4;  // which of the two out-pointers are passed
+          st = dc_kv_ring_tensors(r, outs & 1 ? &k : nullptr, outs & 2 ? &v : nullptr);
+          check_status(st);
+          if (st == DC_OK && (outs != 3 || !k || !v)) broken();
+          if (st == DC_OK) {
+            live.push_back(k);
+            live.push_back(v);
+          }
+        } else {
+          st = dc_kv_ring_clear(r);
+          check_status(st);
+        }
+        if (bad_ring(r) && st == DC_OK) broken();
+        break;
+      }
+      case 1: {  // describing a tensor and its storage
+        dc_tensor* t = tensor(in);
+        size_t bytes = 0;
+        expect_refused(dc_tensor_storage_bytes(t, in.byte() % 8 ? &bytes : nullptr), {t});
+        dc_tensor_desc d{};
+        bool unknown_size;
+        d.struct_size = struct_size<dc_tensor_desc>(in, &unknown_size);
+        const dc_status st = dc_tensor_describe(t, in.byte() % 8 ? &d : nullptr);
+        expect_refused(st, {t});
+        if (unknown_size && st == DC_OK) broken();
+        if (st == DC_OK && (d.ndim < 0 || d.ndim > DC_MAX_DIMS || d.numel < 0)) broken();
+        break;
+      }
+      case 2: {  // backends, devices and their memory
+        int count = -1;
+        dc_status st = dc_backend_count(in.byte() % 8 ? &count : nullptr);
+        check_status(st);
+        if (st == DC_OK && count < 1) broken();
+        dc_backend_info info{};
+        bool unknown_size;
+        info.struct_size = struct_size<dc_backend_info>(in, &unknown_size);
+        st = dc_backend_get(in.pick(kInts), in.byte() % 8 ? &info : nullptr);
+        check_status(st);
+        if (unknown_size && st == DC_OK) broken();
+        if (st == DC_OK && std::memchr(info.name, '\0', sizeof info.name) == nullptr) broken();
+        const dc_device device = dc_device(in.pick(kInts));
+        check_status(dc_device_available(device));
+        dc_memory_stats stats{};
+        stats.struct_size = struct_size<dc_memory_stats>(in, &unknown_size);
+        st = dc_memory_stats_get(device, in.byte() % 8 ? &stats : nullptr);
+        check_status(st);
+        if (unknown_size && st == DC_OK) broken();
+        check_status(in.byte() % 2 ? dc_memory_trim(device) : dc_synchronize(device));
+        break;
+      }
+      case 3: {  // names and build facts, for any code
+        const int code = in.pick(kInts);
+        check_string(dc_status_name(dc_status(code)));
+        check_string(dc_dtype_name(dc_dtype(code)));
+        check_string(dc_isa_name(dc_isa(code)));
+        if (dc_dtype_size(dc_dtype(code)) > 8) broken();
+        int major = -1, minor = -1, patch = -1;
+        dc_version(in.byte() % 4 ? &major : nullptr, &minor, in.byte() % 4 ? &patch : nullptr);
+        check_string(dc_version_string());
+        check_string(dc_build_info());
+        check_string(dc_cpu_dispatch_info());
+        if (!valid_isa(dc_cpu_isa()) || !valid_isa(dc_cpu_isa_detected())) broken();
+        const int bf16 = dc_cpu_has_bf16();
+        if (bf16 != 0 && bf16 != 1) broken();
+        break;
+      }
+      case 4: {  // the ISA in use (set back when the program ends)
+        const dc_status st = dc_cpu_set_isa(dc_isa(in.pick(kInts)));
+        check_status(st);
+        if (!valid_isa(dc_cpu_isa())) broken();
+        break;
+      }
+      default: {  // the FMA roof, valid calls kept to one or two threads and a millisecond
+        const double kSeconds[] = {1e-3, 1e-4, 0, -1, 61, 1e300, NAN, INFINITY};
+        const int n = in.pick(kInts);
+        const int threads = n >= 1 && n <= 1024 ? 1 + n % 2 : n;
+        double gflops = -1;
+        const dc_status st = dc_cpu_fma_peak(threads, in.pick(kSeconds), in.byte() % 8 ? &gflops : nullptr);
+        check_status(st);
+        if (st == DC_OK && !(gflops > 0)) broken();
+      }
+    }
+  }
   void step(Input& in) {
     int64_t s1[DC_MAX_DIMS] = {}, s2[DC_MAX_DIMS] = {};
     dc_tensor* out = nullptr;
     const uint8_t op = in.byte();
+    const uint8_t* later = std::find(std::begin(kLaterSteps), std::end(kLaterSteps), op);
+    if (later != std::end(kLaterSteps)) return later_step(int(later - kLaterSteps), in);
     switch (op % 20) {
       case 0: {
         const int nd = shape(in, s1);
@@ -302,8 +412,7 @@ struct Program {
         dc_kv_ring_state s{};
         bool unknown_size;
         s.struct_size = struct_size<dc_kv_ring_state>(in, &unknown_size);
-        const bool bad = r == reinterpret_cast<dc_kv_ring*>(foreign) ||
-                         std::find(stale_rings.begin(), stale_rings.end(), r) != stale_rings.end();
+        const bool bad = bad_ring(r);
         const bool append = in.byte() % 2;
         dc_status st = append ? dc_kv_ring_append(r, k, v) : dc_kv_ring_state_get(r, &s);
         if (append) expect_refused(st, {k, v});
@@ -347,6 +456,7 @@ struct Program {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   dc_memory_stats before = dc_memory_stats_init(), after = dc_memory_stats_init();
   dc_memory_stats_get(DC_DEVICE_CPU, &before);
+  const dc_isa isa = dc_cpu_isa();
   {
     Program program;
     Input in(data, size);
@@ -354,6 +464,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (dc_tensor* t : program.live) check_status(dc_tensor_release(t));
     for (dc_kv_ring* r : program.rings) check_status(dc_kv_ring_release(r));
   }
+  if (dc_cpu_isa() != isa && dc_cpu_set_isa(isa) != DC_OK) broken();
   dc_memory_stats_get(DC_DEVICE_CPU, &after);
   if (after.bytes_in_use != before.bytes_in_use) broken();
   return 0;
