@@ -3,12 +3,23 @@
 # directory of its own, and fuzzes for DITCACHE_FUZZ_SECONDS (default 60) from the committed seed
 # inputs. Installs Debian's clang-14 and its runtime when no clang with libFuzzer is present (as
 # root, which CI and the developers' machines are). Fails on any finding; the crashing input is
-# left in the build directory.
+# left in the build directory. Fails first when the harness never calls an entry point of
+# ditcache.h.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
 build="${DITCACHE_FUZZ_BUILD_DIR:-$root/build-fuzz}"
 seconds="${DITCACHE_FUZZ_SECONDS:-60}"
+
+# The harness must reach every entry point of the header.
+missing=()
+for fn in $(sed -nE 's/^DC_API[^(]*[^a-z0-9_](dc_[a-z0-9_]+)\(.*/\1/p' "$root/native/include/ditcache.h"); do
+  grep -qE "[^a-z0-9_]$fn\(" "$root/test/fuzz/c-abi/c_abi_fuzz.cpp" || missing+=("$fn")
+done
+if ((${#missing[@]})); then
+  echo "test/fuzz/c-abi/c_abi_fuzz.cpp never calls: ${missing[*]}" >&2
+  exit 1
+fi
 
 cc=clang-14 cxx=clang++-14
 if ! command -v "$cxx" >/dev/null || ! echo 'extern "C" int LLVMFuzzerTestOneInput(const char*, long) { return 0; }' |
