@@ -121,7 +121,9 @@ struct Program {
     bound(s, n);
     return ndim;
   }
-  void keep(dc_status s, dc_tensor* t) {
+  // `t` by reference: read after the call that fills it (in keep(dc_tensor_empty(..., &out), out)
+  // a copy may be taken first, as GCC evaluates arguments right to left, and keep NULL).
+  void keep(dc_status s, dc_tensor* const& t) {
     check_status(s);
     if (s == DC_OK) live.push_back(t);
   }
