@@ -45,11 +45,17 @@ describe.runIf(canPreload)('C++ exceptions in binding functions', () => {
     const shim = join(dir, 'fail-new.so');
     const build = spawnSync(compiler, ['-O1', '-shared', '-fPIC', join(here, 'fixtures', 'fail-new.cpp'), '-o', shim, '-ldl'], { encoding: 'utf8' });
     expect(build.status, build.stderr).toBe(0);
+    // Under the sanitized run ASan's runtime is preloaded too, and defines operator new itself: the
+    // shim goes first so that its operator new is the one found (its malloc is ASan's).
+    const preloaded = process.env['LD_PRELOAD'];
+    const env = {
+      ...process.env,
+      ADDON: addon,
+      LD_PRELOAD: preloaded ? `${shim} ${preloaded}` : shim,
+      ...(preloaded ? { ASAN_OPTIONS: `${process.env['ASAN_OPTIONS'] ?? ''}:verify_asan_link_order=0` } : {}),
+    };
     const run = (failingSize: string) =>
-      spawnSync(process.execPath, ['-e', CHILD], {
-        encoding: 'utf8',
-        env: { ...process.env, ADDON: addon, LD_PRELOAD: shim, FAIL_NEW_SIZE: failingSize },
-      });
+      spawnSync(process.execPath, ['-e', CHILD], { encoding: 'utf8', env: { ...env, FAIL_NEW_SIZE: failingSize } });
     const failed = run('424');
     expect(failed.signal, failed.stderr).toBeNull();
     expect(failed.status, failed.stderr).toBe(0);
