@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 
 import { CALIBRATED_POLICIES, calibrate, type CalibratedPolicy } from '../cache/calibrate.js';
-import { BUNDLED_MODEL, MACHINE_OPTIONS, UsageError, applyMachineOptions, loadCliModel, intOption, numberOption, parse } from './common.js';
+import { BUNDLED_MODEL, modelFolder, MACHINE_OPTIONS, UsageError, applyMachineOptions, loadCliModel, intOption, numberOption, parse } from './common.js';
 import { createProgress } from './progress.js';
 
 export const CALIBRATE_HELP = `ditcache calibrate --prompts FILE --target-speedup X [--policy NAME] [options]
@@ -17,7 +17,7 @@ polynomial (degree 4) and threshold, First-Block Cache's threshold, MagCache's m
   --target-speedup X     wanted total steps / computed steps (e.g. 2.5)
   --steps N              sampling steps (default: the model's, 30)
   --no-moreg             calibrate the codebook without MoReg
-  --model DIR            default: the bundled tiny model
+  --model DIR|NAME       a folder or a bundled model's name; default: the bundled tiny model
   --out FILE             default codebook.json (adacache), else NAME.json
   --dtype f32|bf16     weights and GEMM/attention operands (default f32; bf16 runs on AMX tiles where the CPU has them)
   --threads N, --isa amx|avx512_bf16|avx512|avx2|portable`;
@@ -44,7 +44,7 @@ export function calibrateCommand(argv: string[]): number {
   if (!CALIBRATED_POLICIES.includes(policy)) throw new UsageError(`--policy must be one of ${CALIBRATED_POLICIES.join(', ')}, got "${values.policy}"`);
   applyMachineOptions(values);
   const prompts = readFileSync(values.prompts, 'utf8').split('\n').map((l) => l.trim()).filter(Boolean);
-  const model = loadCliModel(values.model ?? BUNDLED_MODEL(), values.dtype);
+  const model = loadCliModel(modelFolder(values.model, BUNDLED_MODEL), values.dtype);
   const steps = intOption(values.steps, 'steps', model.config.scheduler.numSamplingSteps)!;
   const progress = createProgress({ total: prompts.length, label: 'recording uncached runs' });
   const r = calibrate(model, { policy, prompts, steps, targetSpeedup: target, moreg: !values['no-moreg'], onRun: (d) => progress.tick(d) });

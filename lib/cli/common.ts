@@ -1,11 +1,11 @@
 // Shared pieces of the ditcache commands: the bundled models, option parsing, cache options.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import type { CacheOption, PresetName } from '../cache/index.js';
 import { writeSafetensors } from '../io/safetensors.js';
-import { bundledModel } from '../models/bundled.js';
+import { bundledModel, BUNDLED_MODELS, type BundledModelName } from '../models/bundled.js';
 import { loadModel, type STDiT3 } from '../models/stdit3/model.js';
 import { packageRoot } from '../native/loader.js';
 import { runtime, type Isa } from '../runtime.js';
@@ -13,7 +13,13 @@ import type { Tensor } from '../tensor.js';
 import { decodePreview, encodeGif, encodePngStrip } from '../video/index.js';
 
 export const BUNDLED_MODEL = (): string => bundledModel('stdit3-tiny');
-export const BUNDLED_CAUSAL_MODEL = (): string => bundledModel('stdit3-tiny-causal');
+export const BUNDLED_CAUSAL_MODEL = (): string => bundledModel('causal-stdit2-tiny');
+
+/** --model: a folder, or the name of a bundled model (`--model stdit3-tiny-causal`); `fallback` when absent. */
+export function modelFolder(value: string | undefined, fallback: () => string): string {
+  if (value === undefined) return fallback();
+  return (BUNDLED_MODELS as readonly string[]).includes(value) && !existsSync(value) ? bundledModel(value as BundledModelName) : value;
+}
 
 /** The version in the package's package.json. */
 export function packageVersion(): string {

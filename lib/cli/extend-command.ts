@@ -19,6 +19,7 @@ import {
   dtypeOption,
   intOption,
   loadCliModel,
+  modelFolder,
   numberOption,
   parse,
   seconds,
@@ -30,7 +31,8 @@ import { createProgress } from './progress.js';
 export const EXTEND_HELP = `ditcache extend --prompt "..." --latent-frames N [options]
 
 Makes a long video chunk by chunk from its first frames (Ca2-VDM): with a CausalSTDiT2 as its
-authors run it, or with a causal STDiT3 (the bundled causal tiny model by default).
+authors run it (by default the bundled tiny one, causal-stdit2-tiny), or with a causal STDiT3
+(--model stdit3-tiny-causal for the bundled one).
 
   --prompt TEXT          caption (models with captions)
   --latent-frames N      latent frames of the whole video
@@ -43,7 +45,7 @@ authors run it, or with a causal STDiT3 (the bundled causal tiny model by defaul
   --kv-cache MODE        stream (default): the KV caches; none: the window recomputed every step;
                          window (causal STDiT3): the window's K/V once per chunk
   --max-cache-frames N   KV cache capacity / conditioning window in frames (default: the model's, 8)
-  --model DIR            a CausalSTDiT2 or causal STDiT3 folder
+  --model DIR|NAME       a CausalSTDiT2 or causal STDiT3 folder, or a bundled model's name
   --steps N, --cfg-scale S (CausalSTDiT2), --seed N, --cache NAME|FILE (residual caching inside each chunk)
   --out FILE.gif (default extended.gif), --strip FILE.png, --latent FILE.safetensors
   --dtype f32|bf16     weights and GEMM/attention operands (default f32; bf16 runs on AMX tiles where the CPU has them)
@@ -90,7 +92,7 @@ export async function extendCommand(argv: string[]): Promise<number> {
   const outputs = { out: values.out ?? 'extended.gif', strip: values.strip, latent: values.latent };
   checkOutputs(outputs);
   applyMachineOptions(values);
-  const dir = values.model ?? BUNDLED_CAUSAL_MODEL();
+  const dir = modelFolder(values.model, BUNDLED_CAUSAL_MODEL);
   if (modelTypeOf(dir) === 'CausalSTDiT2') return extendCa2(values, loadCausalSTDiT2(dir, { dtype: dtypeOption(values.dtype) }), total, outputs);
   if (!values.prompt) throw new UsageError('--prompt is required\n\n' + EXTEND_HELP);
   const model = loadCliModel(dir, values.dtype);

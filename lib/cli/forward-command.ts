@@ -3,7 +3,7 @@ import { CausalSTDiT2 } from '../models/causal-stdit2/model.js';
 import { modelTypeOf, openModel } from '../models/open.js';
 import type { Tensor } from '../tensor.js';
 import { Scope } from '../util/scope.js';
-import { MACHINE_OPTIONS, UsageError, applyMachineOptions, parse } from './common.js';
+import { BUNDLED_MODEL, MACHINE_OPTIONS, UsageError, applyMachineOptions, modelFolder, parse } from './common.js';
 
 /** The arguments of each model's official forward, as the inputs file names them. */
 const INPUTS = {
@@ -11,7 +11,7 @@ const INPUTS = {
   CausalSTDiT2: ['x', 'timestep', 'y', 'mask', 'mask_channel', 'x_temporal_start'],
 } as const;
 
-export const FORWARD_HELP = `ditcache forward --model DIR --inputs IN.safetensors --out OUT.safetensors
+export const FORWARD_HELP = `ditcache forward --model DIR|NAME --inputs IN.safetensors --out OUT.safetensors
 
 One model call, for comparing against a reference implementation. The inputs file holds the
 arguments of the model's official forward by their names; the output is written as "out".
@@ -19,7 +19,8 @@ arguments of the model's official forward by their names; the output is written 
   STDiT3:        x, timestep, y, mask, x_mask, fps, height, width
   CausalSTDiT2:  x, timestep ([B] or [B, T]), y, mask, mask_channel, x_temporal_start
 
-  --model DIR    a checkpoint folder (config.json + model.safetensors or its sharded index)
+  --model DIR|NAME  a checkpoint folder (config.json + model.safetensors or its sharded index), or a
+                    bundled model's name
   --threads N, --isa amx|avx512_bf16|avx512|avx2|portable`;
 
 export async function forwardCommand(argv: string[]): Promise<number> {
@@ -30,7 +31,8 @@ export async function forwardCommand(argv: string[]): Promise<number> {
   }
   for (const k of ['model', 'inputs', 'out'] as const) if (!values[k]) throw new UsageError(`--${k} is required\n\n${FORWARD_HELP}`);
   applyMachineOptions(values);
-  const type = modelTypeOf(values.model!);
+  const dir = modelFolder(values.model, BUNDLED_MODEL);
+  const type = modelTypeOf(dir);
   const allowed: readonly string[] = INPUTS[type];
   const reader = SafetensorsReader.open(values.inputs!);
   using scope = new Scope();
@@ -47,7 +49,7 @@ export async function forwardCommand(argv: string[]): Promise<number> {
   }
   const { x, timestep, ...rest } = tensors;
   if (!x || !timestep) throw new UsageError('--inputs must hold at least x and timestep');
-  const model = scope.add(openModel(values.model!));
+  const model = scope.add(openModel(dir));
   const started = performance.now();
   const out = scope.add(
     model instanceof CausalSTDiT2

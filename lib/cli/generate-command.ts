@@ -3,13 +3,13 @@ import { writeFileSync } from 'node:fs';
 import { PRESET_NAMES } from '../cache/index.js';
 import { generate, type GenerationTrace } from '../generate.js';
 import { scheduleSvg, type ScheduleTrace } from '../video/index.js';
-import { BUNDLED_MODEL, MACHINE_OPTIONS, UsageError, applyMachineOptions, loadCliModel, cacheOption, checkOutputs, intOption, numberOption, parse, seconds, writeOutputs } from './common.js';
+import { BUNDLED_MODEL, modelFolder, MACHINE_OPTIONS, UsageError, applyMachineOptions, loadCliModel, cacheOption, checkOutputs, intOption, numberOption, parse, seconds, writeOutputs } from './common.js';
 import { createProgress } from './progress.js';
 
 export const GENERATE_HELP = `ditcache generate --prompt "..." [options]
 
   --prompt TEXT        caption in the model's vocabulary (required)
-  --model DIR          STDiT3 folder (config.json, model.safetensors, vocab.json); default: the bundled tiny model
+  --model DIR|NAME     STDiT3 folder (config.json, model.safetensors, vocab.json) or a bundled model's name; default: the bundled tiny model
   --steps N            sampling steps (default: the model's, 30)
   --seed N             noise seed (default 0)
   --cfg X              classifier-free guidance scale (default: the model's, 7)
@@ -50,7 +50,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
   const outputs = { out: values.out ?? 'demo.gif', strip: values.strip, latent: values.latent, plot: values.plot };
   checkOutputs(outputs);
   applyMachineOptions(values);
-  const model = loadCliModel(values.model ?? BUNDLED_MODEL(), values.dtype);
+  const model = loadCliModel(modelFolder(values.model, BUNDLED_MODEL), values.dtype);
   const steps = intOption(values.steps, 'steps', model.config.scheduler.numSamplingSteps)!;
   const progress = createProgress({ total: steps, label: 'denoising' });
   const numFrames = intOption(values['num-frames'], 'num-frames');

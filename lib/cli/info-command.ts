@@ -1,9 +1,9 @@
 import { loadModel } from '../models/stdit3/model.js';
 import { headDim, outChannels } from '../models/stdit3/config.js';
 import { runtime } from '../runtime.js';
-import { BUNDLED_MODEL, parse } from './common.js';
+import { BUNDLED_MODEL, modelFolder, parse } from './common.js';
 
-export const INFO_HELP = `ditcache info [--model DIR]
+export const INFO_HELP = `ditcache info [--model DIR|NAME]
 
 Prints the model's configuration, parameter count and memory estimate, and this machine's backends.`;
 
@@ -17,7 +17,7 @@ export function infoCommand(argv: string[]): number {
     console.log(INFO_HELP);
     return 0;
   }
-  const dir = values.model ?? BUNDLED_MODEL();
+  const dir = modelFolder(values.model, BUNDLED_MODEL);
   const model = loadModel(dir);
   const c = model.config;
   const [T, H, W] = c.latentBuckets[0]!;

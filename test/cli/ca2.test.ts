@@ -1,5 +1,6 @@
 // `ditcache forward` for both model kinds against reference outputs, and `ditcache extend` with a
-// CausalSTDiT2 from a picture and from a latent (the compiled package, in a child process).
+// CausalSTDiT2 from a picture and from a latent, and by default with the bundled one from the
+// caption's first frame (the compiled package, in a child process).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -69,5 +70,21 @@ describe('ditcache extend with a CausalSTDiT2', () => {
     const png = run('extend', '--model', SKY, '--from', 'first.png', '--latent-frames', '7', '--steps', '20');
     expect(png.status).toBe(1);
     expect(png.stderr).toMatch(/latent has 4 channels; a picture gives 3/);
+  });
+
+  it('runs the bundled tiny CausalSTDiT2 when no --model is given, from the first frame the caption describes', () => {
+    const r = run('extend', '--prompt', 'a blue circle moving up quickly on night', '--latent-frames', '7', '--steps', '20', '--latent', 'tiny.safetensors');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout + r.stderr).toMatch(/extended 1 → 7 frames/);
+    const out = SafetensorsReader.open(join(dir, 'tiny.safetensors'));
+    expect(out.entries.get('latent')!.shape).toEqual([1, 3, 7, 12, 12]);
+    out.close();
+    expect(readFileSync(join(dir, 'extended.gif')).subarray(0, 6).toString()).toBe('GIF89a');
+  });
+
+  it('reaches the bundled causal STDiT3 by its name', () => {
+    const r = run('extend', '--model', 'stdit3-tiny-causal', '--prompt', 'a blue circle moving up quickly on night', '--latent-frames', '10', '--cond-frames', '2', '--steps', '2', '--chunk', '4', '--out', 'causal.gif');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout + r.stderr).toMatch(/extended 2 → 10 frames/);
   });
 });
