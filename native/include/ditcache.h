@@ -311,7 +311,8 @@ typedef struct dc_attention_params {
   int64_t prefix_start;
   int64_t prefix_len;
   /* Optional rotary embedding applied on the fly (interleaved pairs, rotary_embedding_torch):
-   * freqs [D/2]; query i has position q_pos0 + i, key j (over [prefix ; k]) has k_pos0 + j. */
+   * freqs [D/2]; query i has position q_pos0 + i, key j (over [prefix ; k]) has k_pos0 + j.
+   * |q_pos0|, |k_pos0| <= 2^62 (else DC_ERR_RANGE). */
   const dc_tensor* rope_freqs;
   int64_t q_pos0;
   int64_t k_pos0;
@@ -360,7 +361,8 @@ DC_API dc_status dc_axpby(float alpha, const dc_tensor* x, float beta, const dc_
 DC_API dc_status dc_mul(const dc_tensor* x, const dc_tensor* y, dc_tensor* out);
 /* Softmax over the last dim. out may be x. [writes: out] CPU: x and out are each F32 or BF16. */
 DC_API dc_status dc_softmax(const dc_tensor* x, dc_tensor* out);
-/* Rotary embedding on interleaved pairs: x [.., T, D], position of index t is pos0 + t.
+/* Rotary embedding on interleaved pairs: x [.., T, D], position of index t is pos0 + t
+ * (|pos0| <= 2^62, else DC_ERR_RANGE).
  * out[2i] = x[2i] cos - x[2i+1] sin, out[2i+1] = x[2i+1] cos + x[2i] sin, angle = pos * freqs[i].
  * freqs is F32 (on every device). [writes: out] CPU: x and out are each F32 or BF16. */
 DC_API dc_status dc_rope(const dc_tensor* x, const dc_tensor* freqs, int64_t pos0, dc_tensor* out);

@@ -840,6 +840,10 @@ static void test_rowwise_errors(void) {
   EXPECT(DC_ERR_SHAPE, dc_rope(c5, freqs, 0, c5)); /* needs [.., T, D] */
   EXPECT(DC_ERR_DTYPE, dc_rope(x, x_i32, 0, out));
   EXPECT(DC_ERR_SHAPE, dc_rope(x, freqs, 0, out_bad));
+  /* pos0 + t must stay an int64: first positions are bounded by 2^62. */
+  EXPECT(DC_ERR_RANGE, dc_rope(x, freqs, INT64_MAX, out));
+  EXPECT(DC_ERR_RANGE, dc_rope(x, freqs, INT64_MIN, out));
+  EXPECT(DC_OK, dc_rope(x, freqs, (int64_t)1 << 62, out));
 
   /* CPU float operands are F32 or BF16 each; a y of x's shape has x's dtype; freqs is F32. */
   EXPECT(DC_OK, dc_softmax(x, x_bf16));

@@ -120,6 +120,8 @@ extern "C" dc_status dc_attention(const dc_tensor* q, const dc_tensor* k, const 
     if (p.rope_freqs->numel() != a.D / 2 || !p.rope_freqs->contiguous())
       return fail(DC_ERR_SHAPE, "rope_freqs %s: expected %lld contiguous elements",
                   shape_str(p.rope_freqs), (long long)(a.D / 2));
+    DC_TRY(check_position(p.q_pos0, "q_pos0"));
+    DC_TRY(check_position(p.k_pos0, "k_pos0"));
     a.rope_freqs = p.rope_freqs->ptr<float>();
     a.q_pos0 = p.q_pos0;
     a.k_pos0 = p.k_pos0;

@@ -185,6 +185,7 @@ dc_status dc_rope(const dc_tensor* x, const dc_tensor* freqs, int64_t pos0, dc_t
   if (freqs->numel() != D / 2 || !freqs->contiguous())
     return fail(DC_ERR_SHAPE, "freqs %s: expected %lld contiguous elements", shape_str(freqs),
                 (long long)(D / 2));
+  DC_TRY(check_position(pos0, "pos0"));
   RopeArgs a;
   a.x = row_operand(x);
   a.out = row_operand(out);

@@ -251,6 +251,13 @@ dc_status check_last_dense(const dc_tensor* t, const char* what) {
   return DC_OK;
 }
 
+dc_status check_position(int64_t pos0, const char* what) {
+  constexpr int64_t kMaxPosition = int64_t(1) << 62;
+  if (pos0 > kMaxPosition || pos0 < -kMaxPosition)
+    return fail(DC_ERR_RANGE, "%s %lld: positions must lie within ±2^62", what, (long long)pos0);
+  return DC_OK;
+}
+
 Rows rows_of(const dc_tensor* t) {
   Rows r;
   r.len = t->ndim ? t->shape[t->ndim - 1] : 1;

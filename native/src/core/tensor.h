@@ -82,6 +82,9 @@ dc_status check_same_shape(const dc_tensor* a, const char* an, const dc_tensor* 
 dc_status check_same_device(const dc_tensor* a, const char* an, const dc_tensor* b, const char* bn);
 dc_status check_ndim(const dc_tensor* t, const char* what, int ndim);
 dc_status check_last_dense(const dc_tensor* t, const char* what);
+// A first rotary position: |pos0| <= 2^62, so pos0 plus any position count of a tensor (at most
+// 2^48) stays an int64.
+dc_status check_position(int64_t pos0, const char* what);
 // Formats a shape as "[2, 3, 4]" into a thread-local buffer (for messages).
 const char* shape_str(const dc_tensor* t);
 
