@@ -253,6 +253,9 @@ function nativeArray(data: TensorData, wanted?: DType): { array: NativeArray; dt
   throw argumentError('data must be a typed array or an array of numbers');
 }
 
+/** Whether v is a Tensor (told by its native handle). */
+export const isTensor = (v: unknown): v is Tensor => typeof v === 'object' && v !== null && 'native' in v;
+
 /** A tensor over `data` (row-major) with `shape`. On the CPU it shares the typed array's memory unless `copy` is set. */
 export function tensor(data: TensorData, shape: readonly number[], options: TensorOptions = {}): Tensor {
   checkShape(shape, 'shape');

@@ -11,11 +11,11 @@ import { type Observation, type ResidualCache, RowTensor, type StepPlan, rowFlag
 import { RowPick } from '../../cache/rows.js';
 import { openCheckpoint } from '../../io/checkpoint.js';
 import { ops } from '../../ops/index.js';
-import { empty, tensor, type Device, type DType, type Tensor } from '../../tensor.js';
+import { empty, isTensor, tensor, type Device, type DType, type Tensor } from '../../tensor.js';
 import { argumentError, rangeError, shapeError } from '../../util/errors.js';
 import { Scope } from '../../util/scope.js';
 import type { Grid, RotaryPositions, TemporalKvHooks } from '../layers/attention.js';
-import { CaptionState, embedScalars, encodeCaptionKv, keyMaskRows, modulationRow, siluLinear, tableModulation } from '../layers/conditioning.js';
+import { CaptionState, embedScalars, captionKeyMask, encodeCaptionKv, modulationRow, siluLinear, tableModulation } from '../layers/conditioning.js';
 import { ConfigError } from '../config-fields.js';
 import { causalBlockForward, type PrefixAttention } from './block.js';
 import { causalHeadDim, parseCausalConfig, tokensPerFrame, type CausalSTDiT2Config } from './config.js';
@@ -74,7 +74,6 @@ export interface CausalRunResult {
   observations: Observation[];
 }
 
-const isTensor = (v: unknown): v is Tensor => typeof v === 'object' && v !== null && 'native' in v;
 
 function numbers(v: Numbers | ArrayLike<number>[], name: string): { values: Float32Array; shape: readonly number[] } {
   if (typeof v === 'number') return { values: Float32Array.of(v), shape: [] };
@@ -128,13 +127,9 @@ export class CausalSTDiT2 {
     const { captionChannels: Cc, modelMaxLength } = this.config;
     const w = this.weights;
     if (!w.yProj) throw argumentError('this model has no captions (caption_channels 0): give no y');
-    if (!isTensor(y) || y.shape.length !== 4 || y.shape[1] !== 1 || y.shape[3] !== Cc) {
-      throw shapeError(`y: expected [B, 1, L, ${Cc}], got ${isTensor(y) ? `[${y.shape}]` : typeof y}`);
-    }
-    const L = y.shape[2]!;
-    if (L > modelMaxLength) throw shapeError(`y: ${L} tokens exceed model_max_length ${modelMaxLength}`);
+    const keyMask = captionKeyMask(y, mask, Cc, modelMaxLength);
     const layers = w.blocks.map((b) => ({ kv: b.cross!.kv, dtype: b.attn.qkv.weight.dtype }));
-    return encodeCaptionKv(y, keyMaskRows(maskRows(mask, L), y.shape[0]!, L), w.yProj, layers);
+    return encodeCaptionKv(y, keyMask, w.yProj, layers);
   }
 
   /** CausalSTDiT2.forward: out [B, out_channels, T, H, W] (pred_sigma: noise, then the σ interpolation). */
@@ -321,16 +316,6 @@ function planCompute(plan: StepPlan, B: number): boolean {
 export function ropeFrequencies(D: number): Float32Array {
   const f32 = Math.fround;
   return Float32Array.from({ length: D / 2 }, (_, i) => f32(1 / f32(Math.pow(10000, f32(f32(2 * i) / D)))));
-}
-
-function maskRows(mask: Tensor | ArrayLike<number>[] | undefined, L: number): Uint8Array {
-  if (mask === undefined) return new Uint8Array(L).fill(1);
-  if (isTensor(mask)) {
-    if (mask.shape.length !== 2 || mask.shape[1] !== L) throw shapeError(`mask: expected [b, ${L}], got [${mask.shape}]`);
-    return Uint8Array.from(mask.toFloat32Array(), (v) => (v !== 0 ? 1 : 0));
-  }
-  if (!Array.isArray(mask) || mask.some((r) => r.length !== L)) throw shapeError(`mask: expected rows of ${L} values`);
-  return Uint8Array.from(mask.flatMap((r) => Array.from(r, (v) => (v !== 0 ? 1 : 0))));
 }
 
 /** Loads a CausalSTDiT2 checkpoint folder: config.json + model.safetensors (or its sharded index). */

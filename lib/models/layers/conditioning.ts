@@ -3,7 +3,7 @@
 // computed once per generation.
 import { ops } from '../../ops/index.js';
 import type { RowPick } from '../../cache/rows.js';
-import { tensor, type Device, type DType, type Tensor } from '../../tensor.js';
+import { isTensor, tensor, type Device, type DType, type Tensor } from '../../tensor.js';
 import { shapeError } from '../../util/errors.js';
 import { Scope } from '../../util/scope.js';
 import type { CrossKv } from './attention.js';
@@ -88,6 +88,27 @@ export class CaptionState {
 }
 
 /** 1 = caption token, 0 = padding, for every sample: `rows` ([b·L], b dividing B) repeated to B. */
+/** The caption's key mask [B·L] for y [B, 1, L, captionChannels] (L at most modelMaxLength) and
+ * mask ([b, L] rows, b dividing B; all tokens when absent), with the shapes checked. */
+export function captionKeyMask(y: Tensor, mask: Tensor | ArrayLike<number>[] | undefined, captionChannels: number, modelMaxLength: number): Uint8Array {
+  if (!isTensor(y) || y.shape.length !== 4 || y.shape[1] !== 1 || y.shape[3] !== captionChannels) {
+    throw shapeError(`y: expected [B, 1, L, ${captionChannels}], got ${isTensor(y) ? `[${y.shape}]` : typeof y}`);
+  }
+  const L = y.shape[2]!;
+  if (L > modelMaxLength) throw shapeError(`y: ${L} tokens exceed model_max_length ${modelMaxLength}`);
+  return keyMaskRows(maskRows(mask, L), y.shape[0]!, L);
+}
+
+function maskRows(mask: Tensor | ArrayLike<number>[] | undefined, L: number): Uint8Array {
+  if (mask === undefined) return new Uint8Array(L).fill(1);
+  if (isTensor(mask)) {
+    if (mask.shape.length !== 2 || mask.shape[1] !== L) throw shapeError(`mask: expected [b, ${L}], got [${mask.shape}]`);
+    return Uint8Array.from(mask.toFloat32Array(), (v) => (v !== 0 ? 1 : 0));
+  }
+  if (!Array.isArray(mask) || mask.some((r) => r.length !== L)) throw shapeError(`mask: expected rows of ${L} values`);
+  return Uint8Array.from(mask.flatMap((r) => Array.from(r, (v) => (v !== 0 ? 1 : 0))));
+}
+
 export function keyMaskRows(rows: Uint8Array, B: number, L: number): Uint8Array {
   const b = rows.length / L;
   if (!Number.isInteger(b) || b < 1 || B % b !== 0) throw shapeError(`mask: ${rows.length / L} rows do not divide the batch ${B}`);

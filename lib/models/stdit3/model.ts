@@ -7,10 +7,10 @@ import { blockName, type Observation, ResidualCache, type RowOutcome, RowTensor,
 import { RowPick } from '../../cache/rows.js';
 import { openCheckpoint } from '../../io/checkpoint.js';
 import { ops } from '../../ops/index.js';
-import { empty, tensor, zeros, type Device, type DType, type Tensor } from '../../tensor.js';
+import { empty, isTensor, tensor, zeros, type Device, type DType, type Tensor } from '../../tensor.js';
 import { Scope } from '../../util/scope.js';
 import type { TemporalKvHooks } from '../layers/attention.js';
-import { CaptionState, embedScalars, encodeCaptionKv, keyMaskRows, siluLinear, tableModulation } from '../layers/conditioning.js';
+import { CaptionState, embedScalars, captionKeyMask, encodeCaptionKv, siluLinear, tableModulation } from '../layers/conditioning.js';
 import { positionEmbedding2D } from '../layers/sinusoid.js';
 import { blockForward, computeDtype, modulationRow, type BlockReuse, type Grid } from './block.js';
 import { ConfigError, outChannels, parseConfig, type STDiT3Config } from './config.js';
@@ -76,7 +76,6 @@ interface BlockStage {
   observations: Observation[];
 }
 
-const isTensor = (v: unknown): v is Tensor => typeof v === 'object' && v !== null && 'native' in v;
 
 function hostNumbers(v: Numbers | undefined, n: number, fallback: number, name: string): Float32Array {
   if (v === undefined) return new Float32Array(n).fill(fallback);
@@ -125,14 +124,10 @@ export class STDiT3 {
   /** y_proj(y) and every block's caption K/V (spatial block i at 2i, temporal at 2i + 1), the key mask repeated to the batch. */
   encodeCaption(y: Tensor, mask?: Tensor | ArrayLike<number>[]): CaptionState {
     const { captionChannels: Cc, modelMaxLength } = this.config;
-    if (y.shape.length !== 4 || y.shape[1] !== 1 || y.shape[3] !== Cc) {
-      throw new RangeError(`y: expected [B, 1, L, ${Cc}], got [${y.shape}]`);
-    }
-    const L = y.shape[2]!;
-    if (L > modelMaxLength) throw new RangeError(`y: ${L} tokens exceed model_max_length ${modelMaxLength}`);
+    const keyMask = captionKeyMask(y, mask, Cc, modelMaxLength);
     const w = this.weights;
     const layers = w.spatial.flatMap((s, i) => [s, w.temporal[i]!]).map((b) => ({ kv: b.crossKv, dtype: computeDtype(b) }));
-    return encodeCaptionKv(y, keyMaskRows(maskArray(mask, L), y.shape[0]!, L), w.yProj, layers);
+    return encodeCaptionKv(y, keyMask, w.yProj, layers);
   }
 
   /** One model call: out [B, out_channels, T, H, W] (pred_sigma: the first C_in channels are the velocity). */
@@ -426,16 +421,6 @@ export class STDiT3 {
     }
     return pos;
   }
-}
-
-function maskArray(mask: Tensor | ArrayLike<number>[] | undefined, L: number): Uint8Array {
-  if (mask === undefined) return new Uint8Array(L).fill(1);
-  if (isTensor(mask)) {
-    if (mask.shape.length !== 2 || mask.shape[1] !== L) throw new RangeError(`mask: expected [b, ${L}], got [${mask.shape}]`);
-    return Uint8Array.from(mask.toFloat32Array(), (v) => (v !== 0 ? 1 : 0));
-  }
-  if (!Array.isArray(mask) || mask.some((r) => r.length !== L)) throw new RangeError(`mask: expected rows of ${L} values`);
-  return Uint8Array.from(mask.flatMap((r) => Array.from(r, (v) => (v !== 0 ? 1 : 0))));
 }
 
 function frameMask(xMask: Tensor | ArrayLike<boolean | number>[], B: number, T: number): Uint8Array {
